@@ -1,0 +1,51 @@
+"""The math of ComfyUI-CoupledSDE: pure torch, never imports ComfyUI.
+
+A denoiser is any callable ``denoise(x, sigma) -> x0_hat`` on latents in the model's native
+coordinates. Two noise families cover every model ComfyUI runs (:class:`NoiseFamily`).
+
+Core (sync-SDE)::
+
+    from comfyui_coupled_sde.sampling import NoiseFamily, forward_path, backward_increments, coupled_sample
+    path = forward_path(x0, sigmas, NoiseFamily.FLOW, seed=0)          # sigmas decreasing, last 0
+    inc  = backward_increments(path, denoise_src, solver="posterior")    # n source calls, reusable
+    y    = coupled_sample(inc, denoise_tgt, mask=None)                   # n target calls
+
+See ``../shared/docs/ALGORITHMS.md`` (in the project's steering repo) and the README's API section.
+"""
+
+from .analytic import GaussianMixture
+from .baselines import edit_friendly_ddpm, flowedit, ode_invert, ode_sample, sde_sample, sdedit
+from .coupled import Increments, backward_increments, coupled_sample, reconstruct, sync_sde_edit
+from .cycle import cycle_sde_invert, cycle_sde_sample
+from .drag import copy_paste, copy_paste_noisy, drag_schedule, pixels_to_cells
+from .path import PATH_KINDS, BrownianPath, forward_path, subsample_path
+from .schedule import SOLVERS, NoiseFamily, StepCoefficients, step_coefficients
+
+__all__ = [
+    "NoiseFamily",
+    "SOLVERS",
+    "PATH_KINDS",
+    "StepCoefficients",
+    "step_coefficients",
+    "BrownianPath",
+    "forward_path",
+    "subsample_path",
+    "Increments",
+    "backward_increments",
+    "coupled_sample",
+    "reconstruct",
+    "sync_sde_edit",
+    "cycle_sde_invert",
+    "cycle_sde_sample",
+    "sde_sample",
+    "ode_sample",
+    "ode_invert",
+    "sdedit",
+    "flowedit",
+    "edit_friendly_ddpm",
+    "copy_paste",
+    "copy_paste_noisy",
+    "drag_schedule",
+    "pixels_to_cells",
+    "GaussianMixture",
+]
