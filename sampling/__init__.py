@@ -10,7 +10,7 @@ Core (sync-SDE)::
     inc  = backward_increments(path, denoise_src, solver="posterior")    # n source calls, reusable
     y    = coupled_sample(inc, denoise_tgt, mask=None)                   # n target calls
 
-See ``../shared/docs/ALGORITHMS.md`` (in the project's steering repo) and the README's API section.
+The README's "Core API" section lists every function; each docstring gives the equations.
 """
 
 from .analytic import GaussianMixture

@@ -1,0 +1,1 @@
+"""ComfyUI nodes of the pack (V3 schema). Importing this package needs ComfyUI."""
