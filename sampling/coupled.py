@@ -119,10 +119,6 @@ def _check_increments(increments) -> Increments:
     return increments
 
 
-def _output(increments: Increments, y: torch.Tensor) -> torch.Tensor:
-    return y.to(dtype=increments.path.x0.dtype)
-
-
 def coupled_sample(
     increments: Increments,
     denoise_tgt: Denoiser,
@@ -144,15 +140,23 @@ def coupled_sample(
     condition, same guidance), the result is the source latent bit for bit.
     """
     inc = _check_increments(increments)
-    path = inc.path
+
+    def denoise_step(i, x, y):
+        return inc.denoised[i], call_denoiser(denoise_tgt, y, inc.path.sigmas[i], "denoise_tgt")
+
+    return _difference_form(inc.path, inc.coefficients, denoise_step, mask, callback)
+
+
+def _difference_form(path: BrownianPath, coeffs, denoise_step, mask, callback) -> torch.Tensor:
+    """The sync-SDE loop on ``Delta = Y - X``; ``denoise_step(i, X_i, Y_i) -> (D_src, D_tgt)``."""
     mask = check_mask(mask, path.points[0])
     delta = torch.zeros_like(path.points[0])
-    for i, c in enumerate(inc.coefficients):
+    for i, c in enumerate(coeffs):
         y = path.points[i] + delta
-        d_tgt = call_denoiser(denoise_tgt, y, path.sigmas[i], "denoise_tgt")
-        emit(callback, i=i, total=inc.steps, sigma=path.sigmas[i], x=y, denoised=d_tgt)
-        delta = apply_mask(mask, c.A * delta + c.B * (d_tgt - inc.denoised[i]))
-    return _output(inc, _add_exact(path.points[-1], delta))
+        d_src, d_tgt = denoise_step(i, path.points[i], y)
+        emit(callback, i=i, total=len(coeffs), sigma=path.sigmas[i], x=y, denoised=d_tgt)
+        delta = apply_mask(mask, c.A * delta + c.B * (d_tgt - d_src))
+    return _add_exact(path.points[-1], delta).to(path.x0.dtype)
 
 
 def _add_exact(x: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
@@ -184,20 +188,20 @@ def reconstruct(
     path = inc.path
     mask = check_mask(mask, path.points[0])
     acc = accumulate_dtype
-    res = inc.residuals_as(acc)
     y = path.points[0].to(acc)
     traj = [y] if return_trajectory else None
     for i, c in enumerate(inc.coefficients):
         x_in = y.to(path.points.dtype)
         d = call_denoiser(denoise, x_in, path.sigmas[i], "denoise").to(acc)
         emit(callback, i=i, total=inc.steps, sigma=path.sigmas[i], x=x_in, denoised=d)
-        y = c.A * y + c.B * d + res[i]
+        residual = path.points[i + 1].to(acc) - inc.source_step(i, acc)
+        y = c.A * y + c.B * d + residual
         if mask is not None:
             m = mask.to(acc)
             y = m * y + (1 - m) * path.points[i + 1].to(acc)
         if traj is not None:
             traj.append(y)
-    out = _output(inc, y)
+    out = y.to(path.x0.dtype)
     return (out, torch.stack(traj).to(path.points.dtype)) if return_trajectory else out
 
 
@@ -221,19 +225,15 @@ def sync_sde_edit(
     can batch them: ``denoise_both(x_src, y_tgt, sigma) -> (D_src, D_tgt)`` (optional; when
     given it replaces the two single calls). ``2 n`` model evaluations.
     """
-    path = forward_path(x0, sigmas, family, seed=seed, kind=kind)
     if solver not in SOLVERS:
         raise ValueError(f"solver: expected one of {SOLVERS}, got {solver!r}")
+    path = forward_path(x0, sigmas, family, seed=seed, kind=kind)
     coeffs = step_coefficients(path.family, path.sigmas, solver)
-    mask = check_mask(mask, path.points[0])
-    delta = torch.zeros_like(path.points[0])
-    for i, c in enumerate(coeffs):
-        x, sigma = path.points[i], path.sigmas[i]
-        y = x + delta
-        d_src, d_tgt = _denoise_pair(denoise_src, denoise_tgt, denoise_both, x, y, sigma)
-        emit(callback, i=i, total=len(coeffs), sigma=sigma, x=y, denoised=d_tgt)
-        delta = apply_mask(mask, c.A * delta + c.B * (d_tgt - d_src))
-    return _add_exact(path.points[-1], delta).to(x0.dtype)
+
+    def denoise_step(i, x, y):
+        return _denoise_pair(denoise_src, denoise_tgt, denoise_both, x, y, path.sigmas[i])
+
+    return _difference_form(path, coeffs, denoise_step, mask, callback)
 
 
 def _denoise_pair(denoise_src, denoise_tgt, denoise_both, x, y, sigma):
