@@ -1,0 +1,31 @@
+"""The package imports without ComfyUI and declares nothing that could make pip touch torch."""
+
+import pathlib
+import subprocess
+import sys
+import tomllib
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def test_sampling_imports_without_comfyui():
+    code = (
+        "import sys, comfyui_coupled_sde, comfyui_coupled_sde.sampling as s\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('comfy', 'comfy_api', 'nodes', 'folder_paths')]\n"
+        "assert not bad, bad\n"
+        "assert callable(comfyui_coupled_sde.comfy_entrypoint)\n"
+        "print(len(s.__all__))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/")
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) >= 20
+
+
+def test_pyproject_has_no_runtime_dependencies_and_is_gpl():
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    project = meta["project"]
+    assert project["name"] == "comfyui-coupled-sde"
+    assert project["dependencies"] == []  # ComfyUI provides torch, numpy, einops, safetensors
+    assert project["license"] == "GPL-3.0-only"
+    assert "GNU GENERAL PUBLIC LICENSE" in (ROOT / "LICENSE").read_text()[:200]
+    assert meta["tool"]["setuptools"]["package-dir"] == {"comfyui_coupled_sde": "."}
