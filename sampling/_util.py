@@ -28,10 +28,14 @@ def check_latent(x0, name: str = "x0") -> torch.Tensor:
 
 
 def call_denoiser(denoise: Denoiser, x: torch.Tensor, sigma: float, name: str) -> torch.Tensor:
-    """Call ``denoise(x, sigma)`` and check its answer (shape, finiteness); returns it in x's dtype."""
+    """Call ``denoise(x, sigma)`` and check its answer (see :func:`check_denoised`)."""
     if not callable(denoise):
         raise ValueError(f"{name}: expected a callable denoise(x, sigma) -> x0_hat, got {type(denoise).__name__}")
-    out = denoise(x, sigma)
+    return check_denoised(denoise(x, sigma), x, sigma, name)
+
+
+def check_denoised(out, x: torch.Tensor, sigma: float, name: str) -> torch.Tensor:
+    """A denoiser's answer for ``x``: a finite tensor of x's shape, returned in x's dtype."""
     if not isinstance(out, torch.Tensor):
         raise ValueError(f"{name}: must return a torch.Tensor, returned {type(out).__name__} at sigma={sigma:.6g}")
     if out.shape != x.shape:

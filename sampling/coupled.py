@@ -17,9 +17,9 @@ from typing import Callable, Optional
 
 import torch
 
-from ._util import Denoiser, StepCallback, apply_mask, call_denoiser, check_mask, emit
+from ._util import Denoiser, StepCallback, apply_mask, call_denoiser, check_denoised, check_mask, emit
 from .path import BrownianPath, forward_path
-from .schedule import SOLVERS, step_coefficients
+from .schedule import check_solver, step_coefficients
 
 __all__ = [
     "Increments",
@@ -56,15 +56,10 @@ class Increments:
         dtype = dtype or self.path.points.dtype
         return c.A * self.path.points[i].to(dtype) + c.B * self.denoised[i].to(dtype)
 
-    def residuals_as(self, dtype: torch.dtype) -> torch.Tensor:
-        """``(n, *shape)``: ``g_i dW_i = X_{i+1} - Phi(X_i; c_src)``, computed in ``dtype``."""
-        pts = self.path.points
-        return torch.stack([pts[i + 1].to(dtype) - self.source_step(i, dtype) for i in range(self.steps)])
-
     @property
     def residuals(self) -> torch.Tensor:
-        """``(n, *shape)``: the structured increments ``g_i dW_i`` in the working dtype."""
-        return self.residuals_as(self.path.points.dtype)
+        """``(n, *shape)``: the structured increments ``g_i dW_i = X_{i+1} - Phi(X_i; c_src)``."""
+        return torch.stack([self.path.points[i + 1] - self.source_step(i) for i in range(self.steps)])
 
     @property
     def noise(self) -> torch.Tensor:
@@ -100,8 +95,7 @@ def backward_increments(
     """
     if not isinstance(path, BrownianPath):
         raise ValueError(f"path: expected a BrownianPath from forward_path(), got {type(path).__name__}")
-    if solver not in SOLVERS:
-        raise ValueError(f"solver: expected one of {SOLVERS}, got {solver!r}")
+    check_solver(solver)
     coeffs = tuple(step_coefficients(path.family, path.sigmas, solver))
     n = path.steps
     denoised = torch.empty_like(path.points[:n])
@@ -188,6 +182,7 @@ def reconstruct(
     path = inc.path
     mask = check_mask(mask, path.points[0])
     acc = accumulate_dtype
+    m = None if mask is None else mask.to(acc)
     y = path.points[0].to(acc)
     traj = [y] if return_trajectory else None
     for i, c in enumerate(inc.coefficients):
@@ -196,8 +191,7 @@ def reconstruct(
         emit(callback, i=i, total=inc.steps, sigma=path.sigmas[i], x=x_in, denoised=d)
         residual = path.points[i + 1].to(acc) - inc.source_step(i, acc)
         y = c.A * y + c.B * d + residual
-        if mask is not None:
-            m = mask.to(acc)
+        if m is not None:
             y = m * y + (1 - m) * path.points[i + 1].to(acc)
         if traj is not None:
             traj.append(y)
@@ -225,8 +219,7 @@ def sync_sde_edit(
     can batch them: ``denoise_both(x_src, y_tgt, sigma) -> (D_src, D_tgt)`` (optional; when
     given it replaces the two single calls). ``2 n`` model evaluations.
     """
-    if solver not in SOLVERS:
-        raise ValueError(f"solver: expected one of {SOLVERS}, got {solver!r}")
+    check_solver(solver)
     path = forward_path(x0, sigmas, family, seed=seed, kind=kind)
     coeffs = step_coefficients(path.family, path.sigmas, solver)
 
@@ -243,5 +236,5 @@ def _denoise_pair(denoise_src, denoise_tgt, denoise_both, x, y, sigma):
     pair = denoise_both(x, y, sigma)
     if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
         raise ValueError("denoise_both: must return a pair (D_src, D_tgt)")
-    return (call_denoiser(lambda *_: pair[0], x, sigma, "denoise_both (source half)"),
-            call_denoiser(lambda *_: pair[1], y, sigma, "denoise_both (target half)"))
+    return (check_denoised(pair[0], x, sigma, "denoise_both (source half)"),
+            check_denoised(pair[1], y, sigma, "denoise_both (target half)"))

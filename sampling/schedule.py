@@ -23,7 +23,7 @@ from typing import Sequence
 
 import torch
 
-__all__ = ["NoiseFamily", "StepCoefficients", "as_sigma_list", "step_coefficients", "SOLVERS"]
+__all__ = ["NoiseFamily", "StepCoefficients", "as_sigma_list", "check_solver", "step_coefficients", "SOLVERS"]
 
 SOLVERS = ("posterior", "euler")
 
@@ -146,6 +146,13 @@ def _ode(family: NoiseFamily, s_hi: float, s_lo: float) -> StepCoefficients:
 
 
 _STEPS = {"posterior": _posterior, "euler": _euler, "ode": _ode}
+
+
+def check_solver(solver) -> str:
+    """A solver name the coupled samplers accept (``SOLVERS``), or a ValueError naming ``solver``."""
+    if solver not in SOLVERS:
+        raise ValueError(f"solver: expected one of {SOLVERS}, got {solver!r}")
+    return solver
 
 
 def step_coefficients(family: NoiseFamily, sigmas: Sequence[float], solver: str) -> list[StepCoefficients]:
