@@ -8,6 +8,9 @@ ComfyUI.
 
 __version__ = "0.1.0"
 
+# Frontend files, and the per-node help pages ComfyUI shows (web/docs/<node id>.md).
+WEB_DIRECTORY = "./web"
+
 
 async def comfy_entrypoint():
     """ComfyUI V3 entry point: returns the extension that lists this pack's nodes."""

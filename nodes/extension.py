@@ -1,12 +1,8 @@
-"""The ComfyUI extension object: lists the pack's V3 nodes.
-
-The node classes land with the node issue (sync-SDE / Cycle-SDE nodes); until then the pack
-loads cleanly and registers no nodes.
-"""
+"""The ComfyUI extension object: lists the pack's V3 nodes."""
 
 from comfy_api.latest import ComfyExtension, io
 
-NODES: list[type[io.ComfyNode]] = []
+from .coupled_nodes import NODES
 
 
 class CoupledSDEExtension(ComfyExtension):

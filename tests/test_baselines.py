@@ -7,7 +7,7 @@ from comfyui_coupled_sde.sampling import (
     backward_increments, coupled_sample, edit_friendly_ddpm, flowedit, forward_path, ode_invert, ode_sample, sdedit,
 )
 
-from conftest import grid_for
+from grids import grid_for
 
 
 def _dense(family, start, n=400):

@@ -8,7 +8,7 @@ from comfyui_coupled_sde.sampling import (
     reconstruct, sync_sde_edit,
 )
 
-from conftest import grid_for
+from grids import grid_for
 
 SOLVERS = ["posterior", "euler"]
 

@@ -29,3 +29,19 @@ def test_pyproject_has_no_runtime_dependencies_and_is_gpl():
     assert project["license"] == "GPL-3.0-only"
     assert "GNU GENERAL PUBLIC LICENSE" in (ROOT / "LICENSE").read_text()[:200]
     assert meta["tool"]["setuptools"]["package-dir"] == {"comfyui_coupled_sde": "."}
+
+
+def test_only_the_bridge_knows_comfyui_internals():
+    """Node schemas import comfy_api only; comfy.*, latent_preview and friends live in bridge.py."""
+    import ast
+
+    internals = ("comfy", "comfy_extras", "latent_preview", "nodes", "folder_paths", "execution", "server")
+    for path in sorted((ROOT / "nodes").glob("*.py")) + sorted((ROOT / "sampling").glob("*.py")):
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                imported.add(node.module.split(".")[0])
+        if path.name != "bridge.py":
+            assert not imported & set(internals), (path.name, imported & set(internals))

@@ -1,0 +1,415 @@
+"""The one module that knows ComfyUI internals.
+
+Everything the nodes need from ComfyUI goes through here:
+
+* the noise family of a MODEL (``model_sampling`` is ``CONST`` => rectified flow, else VE);
+* latents in and out of the model's internal space (``process_latent_in`` / ``_out``);
+* input checks that name the offending input (latent channels, conditioning, masks, steps);
+* :func:`run_guided`: runs one of the core's algorithms inside ComfyUI's own sampling
+  machinery. A :class:`BranchGuider` (a ``comfy.samplers.CFGGuider``) owns the source and target
+  conditionings; ``guider.sample`` loads the models through model management, processes the
+  conds (ControlNet, areas, hooks) and calls our :class:`_AlgorithmSampler`, whose every model
+  evaluation is ``guider(x, sigma)`` -> ``predict_noise`` -> ``comfy.samplers.sampling_function``
+  -> ``calc_cond_batch``. The MODEL is never mutated, ``apply_model`` is never called directly,
+  and the sampler callback (progress bar, preview, cancel) fires every step.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from dataclasses import dataclass, replace
+from typing import Callable, Optional
+
+import torch
+
+import comfy.model_management
+import comfy.model_patcher
+import comfy.model_sampling
+import comfy.patcher_extension
+import comfy.samplers
+import comfy.utils
+import latent_preview
+
+from ..sampling import BrownianPath, Increments, NoiseFamily
+
+log = logging.getLogger("comfyui_coupled_sde")
+
+
+# ---------------------------------------------------------------------------------------------
+# Model facts
+# ---------------------------------------------------------------------------------------------
+
+def noise_family(model) -> NoiseFamily:
+    """FLOW for every ``CONST`` model (Flux, SD3, ...), VE for the rest (SD1.5, SDXL, v-pred)."""
+    ms = model.get_model_object("model_sampling")
+    return NoiseFamily.FLOW if isinstance(ms, comfy.model_sampling.CONST) else NoiseFamily.VE
+
+
+def model_name(model) -> str:
+    return type(model.model.model_config).__name__
+
+
+@dataclass(frozen=True)
+class ModelSignature:
+    """What a path or increments must share with the MODEL that continues them."""
+
+    family: NoiseFamily
+    latent_format: str
+    model: str
+
+    def describe(self) -> str:
+        kind = "flow-family (CONST)" if self.family is NoiseFamily.FLOW else "VE-family"
+        return f"a {kind} {self.model} model ({self.latent_format} latents)"
+
+
+def signature(model) -> ModelSignature:
+    return ModelSignature(noise_family(model), type(model.model.latent_format).__name__, model_name(model))
+
+
+def check_same_model_kind(made_by: ModelSignature, model, name: str) -> None:
+    here = signature(model)
+    if made_by.family is not here.family or made_by.latent_format != here.latent_format:
+        raise ValueError(
+            f"{name}: made with {made_by.describe()}, but the MODEL here is {here.describe()}. "
+            "Invert and edit with the same model family (the same MODEL, or one with LoRAs/patches on it)."
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Input checks (each error starts with the input's name)
+# ---------------------------------------------------------------------------------------------
+
+def latent_samples(model, latent, name: str = "latent") -> torch.Tensor:
+    if not isinstance(latent, dict) or not isinstance(latent.get("samples"), torch.Tensor):
+        raise ValueError(f"{name}: expected a LATENT (a dict with a 'samples' tensor)")
+    x = latent["samples"]
+    if x.ndim < 4:
+        raise ValueError(f"{name}: expected latent samples of shape (B, C, H, W), got {tuple(x.shape)}")
+    want = model.model.latent_format.latent_channels
+    if x.shape[1] != want:
+        raise ValueError(
+            f"{name}: has {x.shape[1]} channels, but this {model_name(model)} MODEL expects {want}. "
+            "Encode the image with this model's VAE (VAE Encode with the matching VAE)."
+        )
+    if not torch.isfinite(x).all():
+        raise ValueError(f"{name}: contains NaN or inf")
+    return x
+
+
+def check_conditioning(cond, batch: int, name: str) -> None:
+    """A CONDITIONING: a non-empty list of ``[tensor, dict]`` with batch 1 or the latent's."""
+    if not isinstance(cond, (list, tuple)) or len(cond) == 0:
+        raise ValueError(f"{name}: the conditioning is empty; connect a CLIP Text Encode (or similar) output")
+    for entry in cond:
+        if not (isinstance(entry, (list, tuple)) and len(entry) == 2 and isinstance(entry[1], dict)):
+            raise ValueError(f"{name}: expected CONDITIONING entries [tensor, dict], got {type(entry).__name__}")
+        tensors = [("cond", entry[0]), ("pooled_output", entry[1].get("pooled_output"))]
+        for what, t in tensors:
+            if isinstance(t, torch.Tensor) and t.shape[0] not in (1, batch):
+                raise ValueError(
+                    f"{name}: {what} has batch {t.shape[0]}, but the latent has batch {batch}. "
+                    "Use one prompt (batch 1) for every latent, or exactly one per latent."
+                )
+
+
+def slice_sigmas(sigmas, start_step: int, name: str = "start_step") -> torch.Tensor:
+    """``sigmas[start_step:]``; the schedule itself is checked by the core (named ``sigmas``)."""
+    if not isinstance(sigmas, torch.Tensor) or sigmas.ndim != 1 or sigmas.numel() < 2:
+        raise ValueError("sigmas: expected a SIGMAS schedule (1-D, at least two values) from a scheduler node")
+    steps = sigmas.numel() - 1
+    if not 0 <= start_step < steps:
+        raise ValueError(
+            f"{name}: {start_step} is outside the schedule; SIGMAS has {steps} steps, so use 0 to {steps - 1} "
+            "(higher = later start = smaller edits)"
+        )
+    return sigmas[start_step:].detach().to("cpu", torch.float64)
+
+
+def latent_mask(mask, samples: torch.Tensor, name: str = "mask") -> Optional[torch.Tensor]:
+    """A ComfyUI MASK ``(H, W)`` / ``(B, H, W)`` (1 = editable) as ``(B|1, 1, h, w)`` at latent size.
+
+    Masks of another size are resized bilinearly (as ComfyUI does for noise masks).
+    """
+    if mask is None:
+        return None
+    if not isinstance(mask, torch.Tensor):
+        raise ValueError(f"{name}: expected a MASK tensor, got {type(mask).__name__}")
+    m = mask
+    if m.ndim == 4 and m.shape[1] == 1:
+        m = m[:, 0]
+    if m.ndim == 2:
+        m = m[None]
+    if m.ndim != 3:
+        raise ValueError(
+            f"{name}: expected a MASK of shape (H, W) or (B, H, W), got {tuple(mask.shape)}; "
+            "an image with colour channels must go through 'Convert Image to Mask' first"
+        )
+    batch = samples.shape[0]
+    if m.shape[0] not in (1, batch):
+        raise ValueError(f"{name}: has batch {m.shape[0]}, but the latent has batch {batch}; use 1 mask or one per latent")
+    m = m.to(torch.float32)[:, None]
+    if tuple(m.shape[-2:]) != tuple(samples.shape[-2:]):
+        m = torch.nn.functional.interpolate(m, size=tuple(samples.shape[-2:]), mode="bilinear", align_corners=False)
+    if not torch.isfinite(m).all() or m.min() < 0 or m.max() > 1:
+        raise ValueError(f"{name}: values must lie in [0, 1] (white = editable)")
+    return m.clamp(0, 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Latent space
+# ---------------------------------------------------------------------------------------------
+
+def to_model_space(model, samples: torch.Tensor) -> torch.Tensor:
+    """The source latent as the model sees it (``process_latent_in``), float32 or float64."""
+    x = samples.to(torch.float64 if samples.dtype == torch.float64 else torch.float32)
+    return model.model.process_latent_in(x)
+
+
+def from_model_space(model, y: torch.Tensor, x0_model: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
+    """``process_latent_out(y)``, keeping the source's exact bits wherever ``y`` equals the source.
+
+    The core returns ``x0_model`` bit for bit where nothing was edited; the latent format's
+    affine map and its inverse do not round-trip exactly, so those elements are copied from the
+    input latent instead. An identity edit therefore returns the input LATENT bit for bit.
+    """
+    y = y.to(x0_model.device)
+    out = model.model.process_latent_out(y.to(x0_model.dtype)).to(source.device)
+    keep = (y == x0_model).to(source.device)
+    return torch.where(keep, source.to(out.dtype), out).to(source.dtype)
+
+
+def to_device(obj, device):
+    """A path or increments with every tensor moved to ``device`` (no copy if already there)."""
+    if isinstance(obj, BrownianPath):
+        return replace(obj, x0=obj.x0.to(device), points=obj.points.to(device))
+    if isinstance(obj, Increments):
+        return replace(obj, path=to_device(obj.path, device), denoised=obj.denoised.to(device))
+    return obj.to(device) if isinstance(obj, torch.Tensor) else obj
+
+
+# ---------------------------------------------------------------------------------------------
+# The guider: two branches (source / target), each a positive, an optional negative and a cfg
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Branch:
+    positive: list
+    negative: Optional[list] = None
+    cfg: float = 1.0
+
+
+_CONTROL_KEYS = ("control", "strength", "timestep_start", "timestep_end")
+_UNMERGEABLE_KEYS = ("area", "mask", "hooks", "gligen", "default")
+
+
+class BranchGuider(comfy.samplers.CFGGuider):
+    """A ``CFGGuider`` holding named branches (``source``, ``target``).
+
+    Each branch's positive/negative pair is processed exactly as a stock ``CFGGuider`` processes
+    its own (``comfy.samplers.process_conds``), and evaluated through ``predict_noise`` ->
+    ``sampling_function``. :meth:`denoise_pair` evaluates the source at ``x`` and the target at
+    ``y`` in ONE ``sampling_function`` call on the concatenated batch, when the two branches
+    share their cfg and cond structure (same ControlNet objects, no areas/masks/hooks) and
+    ``calc_cond_batch``'s memory rule allows the doubled batch; otherwise two calls.
+    """
+
+    def __init__(self, model_patcher, branches: dict[str, Branch]):
+        super().__init__(model_patcher)
+        self.branches = branches
+        conds = {}
+        for name, b in branches.items():
+            conds[f"{name}:positive"] = b.positive
+            if b.negative is not None:
+                conds[f"{name}:negative"] = b.negative
+        self.inner_set_conds(conds)
+        self.active: Optional[str] = None
+        self.branch_conds: dict[str, dict[str, list]] = {}
+        self.pair_conds = None
+        self.stats = {"paired_calls": 0, "single_calls": 0}
+
+    # -- evaluation ---------------------------------------------------------------------------
+    def predict_noise(self, x, timestep, model_options={}, seed=None):  # noqa: B006 (ComfyUI's signature)
+        conds = self.branch_conds[self.active]
+        cfg = self.branches[self.active].cfg
+        return comfy.samplers.sampling_function(self.inner_model, x, timestep, conds.get("negative"),
+                                                conds["positive"], cfg, model_options=model_options, seed=seed)
+
+    def denoise(self, branch: str, x: torch.Tensor, sigma: float, extra_args: dict) -> torch.Tensor:
+        """``D(x, sigma)`` of one branch, through the guider's wrappers (``outer_predict_noise``)."""
+        self.active = branch
+        self.stats["single_calls"] += 1
+        s = torch.full((x.shape[0],), sigma, device=x.device, dtype=torch.float32)
+        return self(x, s, model_options=extra_args["model_options"], seed=extra_args.get("seed"))
+
+    def denoise_pair(self, x: torch.Tensor, y: torch.Tensor, sigma: float, extra_args: dict):
+        """``(D_src(x), D_tgt(y))``: one batched call when possible, else two."""
+        if self.pair_conds is None or not self._pair_fits(x):
+            return (self.denoise("source", x, sigma, extra_args), self.denoise("target", y, sigma, extra_args))
+        self.stats["paired_calls"] += 1
+        xy = torch.cat([x, y])
+        s = torch.full((xy.shape[0],), sigma, device=x.device, dtype=torch.float32)
+        pos, neg = self.pair_conds
+        out = comfy.samplers.sampling_function(self.inner_model, xy, s, neg, pos, self.branches["source"].cfg,
+                                               model_options=extra_args["model_options"], seed=extra_args.get("seed"))
+        return out[: x.shape[0]], out[x.shape[0]:]
+
+    def _pair_fits(self, x: torch.Tensor) -> bool:
+        """``calc_cond_batch``'s own rule: the batch must need < 2/3 of the free memory."""
+        chunks = 2 if self.pair_conds[1] is not None and not math.isclose(self.branches["source"].cfg, 1.0) else 1
+        shape = [2 * x.shape[0] * chunks] + list(x.shape[1:])
+        return self.inner_model.memory_required(shape) * 1.5 < comfy.model_management.get_free_memory(x.device)
+
+    # -- conds --------------------------------------------------------------------------------
+    def inner_sample(self, noise, latent_image, device, sampler, sigmas, denoise_mask, callback, disable_pbar, seed):
+        """``CFGGuider.inner_sample`` with each branch's conds processed as their own pos/neg pair."""
+        if latent_image is not None and torch.count_nonzero(latent_image) > 0:
+            latent_image = self.inner_model.process_latent_in(latent_image)
+        for name in self.branches:
+            pair = {k: self.conds[f"{name}:{k}"] for k in ("positive", "negative") if f"{name}:{k}" in self.conds}
+            self.branch_conds[name] = comfy.samplers.process_conds(
+                self.inner_model, noise, pair, device, latent_image, denoise_mask, seed)
+        # keep the processed conds where outer_sample's cleanup looks for ControlNets
+        self.conds = {f"{n}:{k}": v for n, d in self.branch_conds.items() for k, v in d.items()}
+        self.pair_conds = self._merged_pair(noise.shape[0])
+
+        extra_model_options = comfy.model_patcher.create_model_options_clone(self.model_options)
+        extra_model_options.setdefault("transformer_options", {})["sample_sigmas"] = sigmas
+        extra_args = {"model_options": extra_model_options, "seed": seed}
+        executor = comfy.patcher_extension.WrapperExecutor.new_class_executor(
+            sampler.sample, sampler,
+            comfy.patcher_extension.get_all_wrappers(comfy.patcher_extension.WrappersMP.SAMPLER_SAMPLE,
+                                                     extra_args["model_options"], is_model_options=True),
+        )
+        samples = executor.execute(self, sigmas, extra_args, callback, noise, latent_image, denoise_mask, disable_pbar)
+        return self.inner_model.process_latent_out(samples.to(torch.float32))
+
+    def _merged_pair(self, batch: int):
+        """Source and target conds concatenated along the batch (source first), or None."""
+        if set(self.branches) != {"source", "target"}:
+            return None
+        src, tgt = self.branches["source"], self.branches["target"]
+        if not math.isclose(src.cfg, tgt.cfg):
+            return None
+        uses_uncond = not math.isclose(src.cfg, 1.0)
+        out = []
+        for kind in ("positive", "negative"):
+            if kind == "negative" and not uses_uncond:
+                out.append(None)
+                continue
+            a, b = self.branch_conds["source"].get(kind), self.branch_conds["target"].get(kind)
+            if a is None or b is None or len(a) != len(b):
+                return None
+            merged = [_merge_entries(ea, eb, batch) for ea, eb in zip(a, b)]
+            if any(m is None for m in merged):
+                return None
+            out.append(merged)
+        return tuple(out)
+
+
+def _merge_entries(a: dict, b: dict, batch: int) -> Optional[dict]:
+    if any(k in a or k in b for k in _UNMERGEABLE_KEYS):
+        return None
+    for k in _CONTROL_KEYS:
+        va, vb = a.get(k), b.get(k)
+        if va is not vb and va != vb:
+            return None
+    ma, mb = a["model_conds"], b["model_conds"]
+    if ma.keys() != mb.keys():
+        return None
+    merged = {}
+    for key, ca in ma.items():
+        pa = ca.process_cond(batch_size=batch, area=None)
+        pb = mb[key].process_cond(batch_size=batch, area=None)
+        if not pa.can_concat(pb):
+            return None
+        merged[key] = pa._copy_with(pa.concat([pb]))
+    out = dict(a)
+    out["model_conds"] = merged
+    out["uuid"] = uuid.uuid4()
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Running an algorithm inside guider.sample
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Context:
+    """What an algorithm sees while it runs inside ``guider.sample``."""
+
+    guider: BranchGuider
+    extra_args: dict
+    device: torch.device
+    node_callback: Optional[Callable]
+
+    def denoiser(self, branch: str):
+        return lambda x, sigma: self.guider.denoise(branch, x, sigma, self.extra_args)
+
+    def pair(self, x, y, sigma):
+        return self.guider.denoise_pair(x, y, sigma, self.extra_args)
+
+    def step(self, info: dict) -> None:
+        """The core's per-step callback -> ComfyUI's (progress bar, preview); honours cancel."""
+        comfy.model_management.throw_exception_if_processing_interrupted()
+        if self.node_callback is not None:
+            self.node_callback(info["i"], info["denoised"], info["x"], info["total"])
+
+
+class _AlgorithmSampler(comfy.samplers.Sampler):
+    """A ``comfy.samplers.Sampler`` that runs ``work(ctx)`` and returns its latent."""
+
+    def __init__(self, work: Callable[[Context], object]):
+        self.work = work
+        self.result = None
+
+    def sample(self, model_wrap, sigmas, extra_args, callback, noise, latent_image=None, denoise_mask=None,
+               disable_pbar=False):
+        ctx = Context(model_wrap, extra_args, noise.device, callback)
+        self.result = self.work(ctx)
+        out = self.result if isinstance(self.result, torch.Tensor) else noise
+        comfy.model_management.throw_exception_if_processing_interrupted()
+        return out
+
+
+def run_guided(model, branches: dict[str, Branch], samples: torch.Tensor, sigmas: torch.Tensor,
+               work: Callable[[Context], object], seed: int):
+    """Run ``work(ctx)`` inside ``BranchGuider(model).sample``; returns ``(result, guider)``.
+
+    ``work`` is given a :class:`Context` and returns anything (a latent in model space, or
+    increments). ``sigmas`` is the schedule actually run (its length sets the progress bar).
+    """
+    guider = BranchGuider(model, branches)
+    steps = sigmas.numel() - 1
+    node_callback = latent_preview.prepare_callback(model, steps)
+    sampler = _AlgorithmSampler(work)
+    # noise only sizes the model load; latent_image feeds the conds that need it (inpaint models)
+    zeros = torch.zeros_like(samples, dtype=torch.float32)
+    guider.sample(zeros, samples.to(torch.float32), sampler, sigmas.to(torch.float32), callback=node_callback,
+                  disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
+    return sampler.result, guider
+
+
+# ---------------------------------------------------------------------------------------------
+# What travels between the nodes (custom IO types)
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SourcePath:
+    """``COUPLED_SDE_PATH``: the source latent noised along one Brownian path (model space, CPU)."""
+
+    path: BrownianPath
+    source: dict
+    made_by: ModelSignature
+    start_step: int
+
+
+@dataclass(frozen=True)
+class SourceIncrements:
+    """``COUPLED_SDE_INCREMENTS``: the structured backward increments of a source path (CPU)."""
+
+    increments: Increments
+    source: dict
+    made_by: ModelSignature
+    method: str

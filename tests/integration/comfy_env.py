@@ -1,0 +1,137 @@
+"""Find and boot a real ComfyUI for the integration tests, and make small real-architecture models.
+
+ComfyUI is found through ``COMFYUI_PATH``, or because this pack sits in
+``<ComfyUI>/custom_nodes/<pack>``, or as a ``ComfyUI`` checkout next to this repository.
+Nothing of ComfyUI is copied here; the models are ComfyUI's own classes with small configs and
+seeded random weights (ComfyUI's ops skip weight initialisation, so every weight is filled).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+ROOT = Path(__file__).resolve().parents[2]
+STUBS = ROOT / "tests" / "stubs"
+PACK_IDS = (
+    "CoupledSDE_ForwardNoising",
+    "CoupledSDE_BackwardIncrements",
+    "CoupledSDE_CoupledSampling",
+    "CoupledSDE_CycleSDEInversion",
+    "CoupledSDE_CycleSDESampling",
+    "CoupledSDE_SyncSDEEdit",
+)
+
+
+def _is_comfyui(path: Path) -> bool:
+    return (path / "comfy" / "samplers.py").is_file() and (path / "nodes.py").is_file()
+
+
+def find_comfyui() -> tuple[Optional[Path], str]:
+    """``(path, "")`` or ``(None, why)``."""
+    env = os.environ.get("COMFYUI_PATH")
+    if env:
+        p = Path(env).expanduser().resolve()
+        return (p, "") if _is_comfyui(p) else (None, f"COMFYUI_PATH={env} is not a ComfyUI checkout")
+    candidates = [ROOT.parent.parent] if ROOT.parent.name == "custom_nodes" else []
+    candidates.append(ROOT.parent / "ComfyUI")
+    for p in candidates:
+        if _is_comfyui(p):
+            return p.resolve(), ""
+    return None, ("ComfyUI not found: set COMFYUI_PATH to a ComfyUI checkout (or put this pack in "
+                  "ComfyUI/custom_nodes/) to run the integration tests")
+
+
+class Comfy:
+    """The booted ComfyUI: its modules, and the node classes as ComfyUI registered them."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        sys.path.insert(0, str(path))
+        # `python -m pytest` puts the repository root (which has a `nodes/` package) on sys.path
+        stale = sys.modules.get("nodes")
+        if stale is not None and not str(getattr(stale, "__file__", "")).startswith(str(path)):
+            del sys.modules["nodes"]
+        try:
+            import torchvision  # noqa: F401
+            self.torchvision = "installed"
+        except ImportError:
+            sys.path.insert(1, str(STUBS))
+            self.torchvision = "stand-in (tests/stubs/torchvision)"
+        from comfy.cli_args import args
+
+        args.cpu = os.environ.get("COMFYUI_TEST_GPU", "") != "1"
+        import utils.extra_config  # noqa: F401  (ComfyUI's own `utils` before nodes.py shadows it)
+        import utils.install_util  # noqa: F401
+        import comfy.model_management
+        import comfy.model_patcher
+        import comfy.sd
+        import comfy.supported_models
+        import comfy.utils
+        import execution
+        import folder_paths
+        import nodes
+        import server
+
+        self.mm, self.model_patcher, self.sd, self.supported = (
+            comfy.model_management, comfy.model_patcher, comfy.sd, comfy.supported_models)
+        self.utils, self.execution, self.folder_paths, self.nodes, self.server = (
+            comfy.utils, execution, folder_paths, nodes, server)
+        asyncio.run(nodes.init_extra_nodes(init_custom_nodes=False, init_api_nodes=False))
+        self.pack_loaded = asyncio.run(nodes.load_custom_node(str(ROOT), module_parent="custom_nodes"))
+        self.N = nodes.NODE_CLASS_MAPPINGS
+
+    def run(self, node_id: str, **inputs):
+        """Execute one node the way the executor calls a V3 node; returns its outputs tuple."""
+        import torch
+
+        with torch.inference_mode():
+            out = self.N[node_id].execute(**inputs)
+        return out.result if hasattr(out, "result") else out
+
+    def stock(self, node_id: str, method: str, *args):
+        import torch
+
+        with torch.inference_mode():
+            out = getattr(self.N[node_id](), method)(*args)
+        return out.result if hasattr(out, "result") else out
+
+
+def fill_(module, seed: int, scale: float = 0.02):
+    """Seeded random weights for every parameter (ComfyUI's ops leave them uninitialised)."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * scale)
+    return module
+
+
+TINY_FLUX = dict(image_model="flux", in_channels=16, out_channels=16, vec_in_dim=768, context_in_dim=4096,
+                 hidden_size=128, mlp_ratio=4.0, num_heads=1, depth=1, depth_single_blocks=1,
+                 axes_dim=[16, 56, 56], theta=10000, patch_size=2, qkv_bias=True, guidance_embed=True)
+
+# The smallest SD1.5 UNet ComfyUI's detection accepts (model_channels 320 and context 768 are
+# fixed; depths and channel_mult are read from the keys): 44 M parameters.
+SD15_UNET = dict(use_checkpoint=False, image_size=32, out_channels=4, use_spatial_transformer=True, legacy=False,
+                 adm_in_channels=None, in_channels=4, model_channels=320, num_res_blocks=[1, 1],
+                 transformer_depth=[1, 1], transformer_depth_output=[1, 1, 1, 1], channel_mult=[1, 1],
+                 transformer_depth_middle=1, use_linear_in_transformer=False, context_dim=768, num_heads=8,
+                 num_head_channels=-1, use_temporal_resblock=False, use_temporal_attention=False)
+
+
+def build_model(comfy: Comfy, config_cls, unet_config: dict, seed: int, scale: float = 0.02):
+    """A MODEL from ComfyUI's classes without checkpoint detection (what the loader builds)."""
+    import torch
+
+    cfg = config_cls(dict(unet_config))
+    cfg.set_inference_dtype(torch.float32, None)
+    model = cfg.get_model({}, "", device=None)
+    fill_(model.diffusion_model, seed, scale)
+    model = model.to(comfy.mm.unet_offload_device())
+    return comfy.model_patcher.ModelPatcher(model, load_device=comfy.mm.get_torch_device(),
+                                            offload_device=comfy.mm.unet_offload_device())

@@ -1,0 +1,7 @@
+"""Only referenced by Stable Cascade's StageC_coder / cascade ControlNet constructors."""
+
+
+def efficientnet_v2_s(*args, **kwargs):
+    raise NotImplementedError(
+        "torchvision stand-in: efficientnet_v2_s (Stable Cascade stage C coder / cascade "
+        "ControlNet) needs the real torchvision")
