@@ -256,9 +256,9 @@ class BranchGuider(comfy.samplers.CFGGuider):
         return out[: x.shape[0]], out[x.shape[0]:]
 
     def _pair_fits(self, x: torch.Tensor) -> bool:
-        """``calc_cond_batch``'s own rule: the batch must need < 2/3 of the free memory."""
-        chunks = 2 if self.pair_conds[1] is not None and not math.isclose(self.branches["source"].cfg, 1.0) else 1
-        shape = [2 * x.shape[0] * chunks] + list(x.shape[1:])
+        """``calc_cond_batch``'s own rule for its smallest chunk (one cond on the doubled batch):
+        the forward must need less than 2/3 of the free memory. It splits cond/uncond itself."""
+        shape = [2 * x.shape[0]] + list(x.shape[1:])
         return self.inner_model.memory_required(shape) * 1.5 < comfy.model_management.get_free_memory(x.device)
 
     # -- conds --------------------------------------------------------------------------------
@@ -292,19 +292,21 @@ class BranchGuider(comfy.samplers.CFGGuider):
         src, tgt = self.branches["source"], self.branches["target"]
         if not math.isclose(src.cfg, tgt.cfg):
             return None
-        uses_uncond = not math.isclose(src.cfg, 1.0)
+        uncond_unused = math.isclose(src.cfg, 1.0) and not self.model_options.get("disable_cfg1_optimization", False)
         out = []
         for kind in ("positive", "negative"):
-            if kind == "negative" and not uses_uncond:
-                out.append(None)
-                continue
             a, b = self.branch_conds["source"].get(kind), self.branch_conds["target"].get(kind)
-            if a is None or b is None or len(a) != len(b):
-                return None
-            merged = [_merge_entries(ea, eb, batch) for ea, eb in zip(a, b)]
-            if any(m is None for m in merged):
-                return None
-            out.append(merged)
+            if a is None and b is None:
+                out.append(None)
+            elif a is None or b is None:  # one branch has a negative, the other not
+                if kind == "positive" or not uncond_unused:
+                    return None
+                out.append(None)
+            else:
+                merged = [_merge_entries(ea, eb, batch) for ea, eb in zip(a, b)] if len(a) == len(b) else [None]
+                if any(m is None for m in merged):
+                    return None
+                out.append(merged)
         return tuple(out)
 
 

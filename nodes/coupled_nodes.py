@@ -89,7 +89,8 @@ def _edit_mask(mask, source_latent: dict, samples: torch.Tensor):
 
 
 def _output_latent(source_latent: dict, samples: torch.Tensor) -> dict:
-    out = {k: v for k, v in source_latent.items() if k != "noise_mask"}
+    """The input LATENT with new samples (other keys, noise_mask included, kept as stock samplers do)."""
+    out = dict(source_latent)
     out["samples"] = samples
     return out
 

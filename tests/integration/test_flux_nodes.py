@@ -101,6 +101,9 @@ def test_true_cfg_with_negative(comfy, flux, conds):
     batches.clear()
     b = edit(comfy, m, src, tgt, lat, sig, target_negative=neg, target_cfg=2.0)
     assert batches == [1, 2] * 5  # cfg differs: source alone, then target cond + uncond
+    batches.clear()
+    edit(comfy, m, src, tgt, lat, sig, target_negative=neg)  # cfg 1 on both: the negative is unused
+    assert batches == [2] * 5
     base = edit(comfy, flux, src, tgt, lat, sig)
     assert (a - base).abs().mean().item() > 1e-4 and (b - base).abs().mean().item() > 1e-4
     same = edit(comfy, flux, src, src, lat, sig, source_negative=neg, target_negative=neg, source_cfg=2.0,
