@@ -114,6 +114,16 @@ def check_conditioning(cond, batch: int, name: str) -> None:
                 )
 
 
+def drag_sigmas(model, steps: int, t0: float) -> torch.Tensor:
+    """SDE-Drag's reverse schedule: the model's "normal" (uniform-timestep) schedule of ``steps``
+    over the whole range, from fraction ``t0`` of it down to 0 (round(t0 * steps) steps)."""
+    if not 0.0 < t0 <= 1.0:
+        raise ValueError(f"t0: must lie in (0, 1] (a fraction of the noise schedule), got {t0}")
+    used = max(1, round(t0 * steps))
+    full = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), "normal", steps)
+    return full[steps - used:].to("cpu", torch.float64)
+
+
 def slice_sigmas(sigmas, start_step: int, name: str = "start_step") -> torch.Tensor:
     """``sigmas[start_step:]``; the schedule itself is checked by the core (named ``sigmas``)."""
     if not isinstance(sigmas, torch.Tensor) or sigmas.ndim != 1 or sigmas.numel() < 2:
@@ -352,6 +362,11 @@ class Context:
     def pair(self, x, y, sigma):
         return self.guider.denoise_pair(x, y, sigma, self.extra_args)
 
+    def set_cfg(self, cfg: float) -> None:
+        """Change every branch's cfg for the following calls (SDE-Drag's CFG schedule)."""
+        for b in self.guider.branches.values():
+            b.cfg = float(cfg)
+
     def step(self, info: dict) -> None:
         """The core's per-step callback -> ComfyUI's (progress bar, preview); honours cancel."""
         comfy.model_management.throw_exception_if_processing_interrupted()
@@ -405,6 +420,7 @@ class SourcePath:
     source: dict
     made_by: ModelSignature
     start_step: int
+    start: Optional[torch.Tensor] = None  # a copy-pasted Y_0 (Copy-Paste Latents), model space
 
 
 @dataclass(frozen=True)
@@ -415,3 +431,4 @@ class SourceIncrements:
     source: dict
     made_by: ModelSignature
     method: str
+    start: Optional[torch.Tensor] = None

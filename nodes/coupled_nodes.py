@@ -160,7 +160,8 @@ class BackwardIncrements(io.ComfyNode):
             lambda ctx: backward_increments(bridge.to_device(path.path, ctx.device), ctx.denoiser("source"),
                                             solver=solver, callback=ctx.step),
             seed=path.path.seed)
-        return io.NodeOutput(SourceIncrements(bridge.to_device(inc, "cpu"), path.source, path.made_by, "sync-SDE"))
+        return io.NodeOutput(SourceIncrements(bridge.to_device(inc, "cpu"), path.source, path.made_by, "sync-SDE",
+                                              start=path.start))
 
 
 def _sample_from_increments(model, positive, increments, negative, cfg, mask, algorithm, name):
@@ -171,10 +172,17 @@ def _sample_from_increments(model, positive, increments, negative, cfg, mask, al
     samples = increments.source["samples"]
     tgt = _branch(positive, negative, cfg, samples.shape[0], "positive")
     m = _edit_mask(mask, increments.source, samples)
+    extra = {}
+    if increments.start is not None:
+        if algorithm is not coupled_sample:
+            raise ValueError("increments: they start from a copy-pasted latent (Copy-Paste Latents); "
+                             "continue them with Coupled Sampling")
+        extra["start"] = increments.start
     y, _ = bridge.run_guided(
         model, {"target": tgt}, samples, torch.tensor(inc.path.sigmas),
         lambda ctx: algorithm(bridge.to_device(inc, ctx.device), ctx.denoiser("target"),
-                              mask=bridge.to_device(m, ctx.device), callback=ctx.step),
+                              mask=bridge.to_device(m, ctx.device), callback=ctx.step,
+                              **{k: bridge.to_device(v, ctx.device) for k, v in extra.items()}),
         seed=inc.path.seed)
     out = bridge.from_model_space(model, y, inc.path.x0, samples)
     return io.NodeOutput(_output_latent(increments.source, out))

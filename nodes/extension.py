@@ -2,7 +2,9 @@
 
 from comfy_api.latest import ComfyExtension, io
 
-from .coupled_nodes import NODES
+from . import coupled_nodes, drag_nodes
+
+NODES = coupled_nodes.NODES + drag_nodes.NODES
 
 
 class CoupledSDEExtension(ComfyExtension):

@@ -19,6 +19,7 @@ from .coupled import Increments, backward_increments, coupled_sample, reconstruc
 from .cycle import cycle_sde_invert, cycle_sde_sample
 from .drag import copy_paste, copy_paste_noisy, drag_schedule, pixels_to_cells
 from .path import PATH_KINDS, BrownianPath, forward_path, subsample_path
+from .sde_drag import drag_iterations, sde_drag
 from .schedule import SOLVERS, NoiseFamily, StepCoefficients, step_coefficients
 
 __all__ = [
@@ -47,5 +48,7 @@ __all__ = [
     "copy_paste_noisy",
     "drag_schedule",
     "pixels_to_cells",
+    "sde_drag",
+    "drag_iterations",
     "GaussianMixture",
 ]

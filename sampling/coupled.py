@@ -118,6 +118,7 @@ def coupled_sample(
     denoise_tgt: Denoiser,
     mask: Optional[torch.Tensor] = None,
     callback: Optional[StepCallback] = None,
+    start: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
     """sync-SDE: the target reverse SDE driven by the source's increments (difference form).
 
@@ -128,23 +129,33 @@ def coupled_sample(
             step ``Y <- M Y + (1 - M) X``; where ``M = 0`` the source path is reproduced exactly.
         callback: called after every step with ``{"i", "total", "sigma", "x", "denoised"}``
             (``x`` is the current target state ``Y_i``, ``denoised`` its ``D_tgt``).
+        start: optional starting state ``Y_0`` instead of ``X_0`` (SDE-Drag's copy-pasted latent,
+            same shape as the path's points); the difference form then starts at ``Y_0 - X_0``.
 
     Returns the edited latent ``Y_n``, same shape and dtype as the source latent. ``n`` target
     calls. If ``denoise_tgt`` computes exactly what the source denoiser computed (same
     condition, same guidance), the result is the source latent bit for bit.
     """
     inc = _check_increments(increments)
+    delta0 = None
+    if start is not None:
+        if not isinstance(start, torch.Tensor) or start.shape != inc.path.points[0].shape:
+            raise ValueError(f"start: expected a tensor of the path's shape {tuple(inc.path.points[0].shape)}")
+        delta0 = start.to(inc.path.points.dtype) - inc.path.points[0]
 
     def denoise_step(i, x, y):
         return inc.denoised[i], call_denoiser(denoise_tgt, y, inc.path.sigmas[i], "denoise_tgt")
 
-    return _difference_form(inc.path, inc.coefficients, denoise_step, mask, callback)
+    return _difference_form(inc.path, inc.coefficients, denoise_step, mask, callback, delta0=delta0)
 
 
-def _difference_form(path: BrownianPath, coeffs, denoise_step, mask, callback) -> torch.Tensor:
-    """The sync-SDE loop on ``Delta = Y - X``; ``denoise_step(i, X_i, Y_i) -> (D_src, D_tgt)``."""
+def _difference_form(path: BrownianPath, coeffs, denoise_step, mask, callback, delta0=None) -> torch.Tensor:
+    """The sync-SDE loop on ``Delta = Y - X``; ``denoise_step(i, X_i, Y_i) -> (D_src, D_tgt)``.
+
+    ``delta0``: the start offset ``Y_0 - X_0`` (SDE-Drag's copy-paste); zero by default.
+    """
     mask = check_mask(mask, path.points[0])
-    delta = torch.zeros_like(path.points[0])
+    delta = torch.zeros_like(path.points[0]) if delta0 is None else delta0.to(path.points.dtype)
     for i, c in enumerate(coeffs):
         y = path.points[i] + delta
         d_src, d_tgt = denoise_step(i, path.points[i], y)

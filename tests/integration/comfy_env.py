@@ -23,6 +23,9 @@ PACK_IDS = (
     "CoupledSDE_CycleSDEInversion",
     "CoupledSDE_CycleSDESampling",
     "CoupledSDE_SyncSDEEdit",
+    "CoupledSDE_DragPoints",
+    "CoupledSDE_CopyPasteLatents",
+    "CoupledSDE_SDEDrag",
 )
 
 

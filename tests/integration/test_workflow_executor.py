@@ -105,3 +105,28 @@ def test_node_error_surfaces_through_the_executor(comfy, workflow_files, server)
     assert not ex.success and errors
     assert errors[0]["exception_message"].startswith("start_step: 6 is outside the schedule")
     assert errors[0]["node_type"].startswith("CoupledSDE_")
+
+
+def test_sde_drag_workflow_through_the_executor(comfy, workflow_files, server):
+    g = graph(workflow_files)
+    keep = {"1", "2", "3", "4", "5", "6", "8", "20"}
+    prompt = {k: v for k, v in g.items() if k in keep}
+    prompt["4"] = {"class_type": "EmptyImage", "inputs": {"width": 128, "height": 128, "batch_size": 1,
+                                                          "color": 0x336699}}
+    points = '{"sources": [[30, 30], [90, 20]], "targets": [[70, 60], [90, 100]]}'
+    prompt["30"] = {"class_type": "CoupledSDE_DragPoints",
+                    "inputs": {"image": ["4", 0], "points": points, "mask_strokes": "[[64, 64, 40, 1]]"}}
+    prompt["31"] = {"class_type": "CoupledSDE_SDEDrag",
+                    "inputs": {"model": ["1", 0], "positive": ["6", 0], "negative": ["8", 0], "latent": ["5", 0],
+                               "drag_points": ["30", 0], "mask": ["30", 1], "t0": 0.6, "steps": 10,
+                               "drag_step": 4.0, "alpha": 1.1, "beta": 0.3, "r": 3, "cfg_max": 3.0, "seed": 2,
+                               "solver": "posterior"}}
+    prompt["20"] = {"class_type": "SaveLatent", "inputs": {"samples": ["5", 0], "filename_prefix": "t/drag_source"}}
+    prompt["32"] = {"class_type": "SaveLatent", "inputs": {"samples": ["31", 0], "filename_prefix": "t/dragged"}}
+    ex = execute(comfy, prompt)
+    errors = [m for m in ex.status_messages if m[0] == "execution_error"]
+    assert ex.success and not errors, errors
+    src, out = latent(server, "drag_source"), latent(server, "dragged")
+    # the painted disc (centre 64 px, radius 40 px) covers latent cells 3..12: far outside it, exact
+    assert torch.equal(out[..., :2, :], src[..., :2, :]) and torch.equal(out[..., :, 14:], src[..., :, 14:])
+    assert (out - src).abs().mean().item() > 1e-4

@@ -1,0 +1,190 @@
+"""SDE-Drag as V3 nodes: the point/mask editor node, one composable copy-paste step, and the
+all-in-one multi-iteration SDE Drag. Node ids are permanent."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+from comfy_api.latest import io, ui
+
+from ..sampling import copy_paste_noisy, sde_drag
+from . import bridge
+from .bridge import Branch, SourcePath
+from .coupled_nodes import CATEGORY, PathType, _mask, _model, _output_latent, _seed, _solver
+from .points import DragPoints, parse_drag_points, strokes_to_mask
+
+DragPointsType = io.Custom("DRAG_POINTS")
+EMPTY_POINTS = '{"sources": [], "targets": []}'
+
+
+def _drag_points_input():
+    return DragPointsType.Input("drag_points", tooltip=(
+        "Source -> target pairs in image pixels, from Drag Points (the in-graph editor)."))
+
+
+def _copy_paste_inputs():
+    return [
+        io.Float.Input("alpha", default=1.1, min=0.0, max=3.0, step=0.01, tooltip=(
+            "Strength of the pasted window: target = alpha x source window (paper: 1.1).")),
+        io.Float.Input("beta", default=0.3, min=0.0, max=1.0, step=0.01, tooltip=(
+            "How much of the old content stays in the source window; the rest is fresh noise (paper: 0.3).")),
+        io.Int.Input("r", default=5, min=0, max=64, tooltip=(
+            "Half-width of the copied window in latent cells (a (2r+1)^2 window; 1 cell = 8 pixels; paper: 5).")),
+    ]
+
+
+def _cells(points: DragPoints, latent: torch.Tensor):
+    """Image-pixel points -> latent cells of ``latent`` (its last two dims)."""
+    rows, cols = latent.shape[-2:]
+    return points.cells(cols, rows)
+
+
+class DragPointsEditor(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="CoupledSDE_DragPoints",
+            display_name="Drag Points (SDE-Drag editor)",
+            category=CATEGORY,
+            description="Click source -> target arrows on the image and paint the editable region. The "
+                        "points and strokes are stored in the workflow, so a shared workflow repeats the drag.",
+            inputs=[
+                io.Image.Input("image", tooltip="The image to drag in (shown in the editor; its size defines "
+                                                "the pixel coordinates)."),
+                io.String.Input("points", default=EMPTY_POINTS, multiline=True, tooltip=(
+                    "Drag pairs as JSON, written by the editor: {\"sources\": [[x, y], ...], \"targets\": [[x, y], "
+                    "...]} in image pixels. Also accepts [[sx, sy, tx, ty], ...] and KJNodes PointsEditor "
+                    "coordinates (consecutive source, target).")),
+                io.String.Input("mask_strokes", default="[]", multiline=True, tooltip=(
+                    "The painted editable region as JSON discs [[x, y, radius, value], ...] (value 1 paints, 0 "
+                    "erases), written by the editor. Empty = the whole image is editable.")),
+                io.String.Input("target_points", optional=True, force_input=True, tooltip=(
+                    "Optional: target points as a JSON point list; then 'points' holds the source list "
+                    "(e.g. KJNodes PointsEditor positive -> points, negative -> target_points).")),
+            ],
+            outputs=[
+                DragPointsType.Output(display_name="DRAG_POINTS", tooltip="The drag pairs, for SDE Drag."),
+                io.Mask.Output(display_name="MASK", tooltip="The painted editable region (white = editable); "
+                                                            "all white when nothing is painted."),
+            ],
+        )
+
+    @classmethod
+    def execute(cls, image, points, mask_strokes="[]", target_points=None) -> io.NodeOutput:
+        height, width = int(image.shape[1]), int(image.shape[2])
+        p = parse_drag_points(points, targets=target_points, name="points")
+        p = dataclasses.replace(p, width=width, height=height)
+        p.cells(width, height, name="points")  # every point inside the image
+        mask = strokes_to_mask(mask_strokes, width, height)
+        if mask is None:
+            mask = torch.ones(1, height, width)
+        return io.NodeOutput(p, mask, ui=ui.PreviewImage(image[:1], cls=cls))
+
+
+class CopyPasteLatents(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="CoupledSDE_CopyPasteLatents",
+            display_name="Copy-Paste Latents (SDE-Drag step)",
+            category=CATEGORY,
+            description="One SDE-Drag step, composable: copy the noisy latent window around each source point "
+                        "to its target at the path's first sigma (in unit-variance coordinates). Continue with "
+                        "Backward Brownian Increments and Coupled Sampling using the SAME prompt.",
+            inputs=[
+                PathType.Input("path", tooltip="From Forward Noising, started at t0 (e.g. 60% of the schedule)."),
+                _drag_points_input(),
+                *_copy_paste_inputs(),
+                _seed(),
+            ],
+            outputs=[PathType.Output(display_name="PATH", tooltip="The path with its pasted starting state.")],
+        )
+
+    @classmethod
+    def execute(cls, path, drag_points, alpha=1.1, beta=0.3, r=5, seed=0) -> io.NodeOutput:
+        if not isinstance(path, SourcePath):
+            raise ValueError("path: expected the PATH output of a Forward Noising node")
+        p = parse_drag_points(drag_points)
+        x = path.path.points[0] if path.start is None else path.start
+        src, tgt = _cells(p, x)
+        start = copy_paste_noisy(x, path.path.sigmas[0], path.path.family, src, tgt, alpha=alpha, beta=beta,
+                                 r=r, seed=seed)
+        return io.NodeOutput(dataclasses.replace(path, start=start))
+
+
+class SDEDrag(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="CoupledSDE_SDEDrag",
+            display_name="SDE Drag",
+            category=CATEGORY,
+            description="SDE-Drag (The Blessing of Randomness): drag content from source to target points. "
+                        "Each of round(distance / drag_step) iterations noises the latent to t0 along a fresh "
+                        "Brownian path, copy-pastes the windows, and reverses with the same prompt and the path's "
+                        "increments (2 model evaluations per step, batched).",
+            inputs=[
+                _model(),
+                io.Conditioning.Input("positive", tooltip="A prompt describing the image (kept during the drag)."),
+                io.Latent.Input("latent", tooltip="The image's latent (VAE Encode)."),
+                _drag_points_input(),
+                io.Conditioning.Input("negative", optional=True, tooltip=(
+                    "Negative prompt for the CFG schedule (an empty prompt works); needed when cfg_max > 1.")),
+                _mask(),
+                io.Float.Input("t0", default=0.6, min=0.01, max=1.0, step=0.01, tooltip=(
+                    "Where each iteration starts, as a fraction of the noise schedule (paper: 0.6). Higher = "
+                    "more freedom to re-draw, less fidelity.")),
+                io.Int.Input("steps", default=100, min=2, max=1000, tooltip=(
+                    "Steps of the whole schedule; each iteration runs round(t0 x steps) of them (paper GUI: 100).")),
+                io.Float.Input("drag_step", default=2.0, min=0.1, max=64.0, step=0.1, tooltip=(
+                    "Drag distance per iteration in latent cells (8 px); iterations = round(longest drag / this).")),
+                *_copy_paste_inputs(),
+                io.Float.Input("cfg_max", default=3.0, min=1.0, max=20.0, step=0.1, tooltip=(
+                    "CFG rises linearly from 1 at the end of each iteration to this at t0 (paper: 3).")),
+                _seed(),
+                _solver(),
+            ],
+            outputs=[io.Latent.Output(display_name="LATENT", tooltip="The dragged latent.")],
+        )
+
+    @classmethod
+    def execute(cls, model, positive, latent, drag_points, negative=None, mask=None, t0=0.6, steps=100,
+                drag_step=2.0, alpha=1.1, beta=0.3, r=5, cfg_max=3.0, seed=0, solver="posterior") -> io.NodeOutput:
+        samples = bridge.latent_samples(model, latent)
+        p = parse_drag_points(drag_points)
+        src, tgt = _cells(p, samples)
+        bridge.check_conditioning(positive, samples.shape[0], "positive")
+        if negative is not None:
+            bridge.check_conditioning(negative, samples.shape[0], "negative")
+        elif cfg_max > 1.0:
+            raise ValueError(f"negative: cfg_max {cfg_max:g} needs a negative prompt (an empty CLIP Text Encode "
+                             "works), or set cfg_max to 1")
+        sig = bridge.drag_sigmas(model, steps, t0)
+        n = sig.numel() - 1
+        cfg_at = {float(s): 1.0 + (cfg_max - 1.0) * (n - i) / n for i, s in enumerate(sig[:-1].tolist())}
+        branch = Branch(positive, negative, cfg_max)
+        m = bridge.latent_mask(mask if mask is not None else latent.get("noise_mask"), samples)
+        x0 = bridge.to_model_space(model, samples)
+        family = bridge.noise_family(model)
+
+        def work(ctx):
+            def denoise(x, sigma):
+                ctx.set_cfg(cfg_at[sigma])
+                return ctx.denoiser("source")(x, sigma)
+
+            def both(x, y, sigma):
+                ctx.set_cfg(cfg_at[sigma])
+                return ctx.pair(x, y, sigma)
+
+            return sde_drag(x0.to(ctx.device), sig, family, denoise, src, tgt, step=drag_step, alpha=alpha,
+                            beta=beta, r=r, seed=seed, mask=bridge.to_device(m, ctx.device), solver=solver,
+                            denoise_both=both, callback=ctx.step)
+
+        # the same prompt on both halves of every batched call: the path and the dragged latent
+        y, _ = bridge.run_guided(model, {"source": branch, "target": dataclasses.replace(branch)}, samples, sig,
+                                 work, seed=seed)
+        return io.NodeOutput(_output_latent(latent, bridge.from_model_space(model, y, x0, samples)))
+
+
+NODES = [DragPointsEditor, CopyPasteLatents, SDEDrag]

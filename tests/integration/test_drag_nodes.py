@@ -1,0 +1,100 @@
+"""SDE-Drag nodes on the Flux-architecture and the stock-loaded SD1.5 models."""
+
+import json
+
+import pytest
+import torch
+
+from test_flux_nodes import count_calls
+
+DRAG, PTS, CP = "CoupledSDE_SDEDrag", "CoupledSDE_DragPoints", "CoupledSDE_CopyPasteLatents"
+
+
+def drag(comfy, model, pos, lat, points, **kw):
+    kw = {"steps": 10, "t0": 0.6, "drag_step": 1.0, "r": 2, "cfg_max": 1.0, "seed": 4, **kw}
+    (out,) = comfy.run(DRAG, model=model, positive=pos, latent=lat, drag_points=points, **kw)
+    return out["samples"]
+
+
+def points(comfy, image, pts, strokes=()):
+    return comfy.run(PTS, image=image, points=json.dumps(pts), mask_strokes=json.dumps(list(strokes)))
+
+
+def test_drag_points_node(comfy):
+    image = torch.rand(1, 64, 96, 3)
+    p, mask = points(comfy, image, {"sources": [[10, 12]], "targets": [[40, 30]]}, [[48, 32, 10, 1]])
+    assert (p.sources, p.targets, p.width, p.height) == (((10.0, 12.0),), ((40.0, 30.0),), 96, 64)
+    assert mask.shape == (1, 64, 96) and 0 < mask.mean().item() < 0.2 and mask[0, 32, 48].item() == 1.0
+    _, full = points(comfy, image, {"sources": [[10, 12]], "targets": [[40, 30]]})
+    assert torch.equal(full, torch.ones(1, 64, 96))  # nothing painted: everything editable
+    # KJNodes PointsEditor: positive coordinates -> sources, negative -> targets
+    (kj, _) = comfy.run(PTS, image=image, points='[{"x": 10, "y": 12}]', mask_strokes="[]",
+                        target_points='[{"x": 40, "y": 30}]')
+    assert (kj.sources, kj.targets) == (p.sources, p.targets)
+    with pytest.raises(ValueError, match=r"^points: target point 1 \(96, 30\) lies outside the 96x64 image"):
+        points(comfy, image, {"sources": [[10, 12]], "targets": [[96, 30]]})
+    with pytest.raises(ValueError, match="^points: no drag pairs"):
+        points(comfy, image, {"sources": [], "targets": []})
+
+
+def test_zero_length_drag_returns_the_source(comfy, flux, conds):
+    lat = conds.latent(1, 16, 16, 16)
+    p = {"sources": [[40, 40]], "targets": [[44, 43]], "width": 128, "height": 128}  # same latent cell
+    m, batches = count_calls(flux)
+    assert torch.equal(drag(comfy, m, conds.flux(), lat, json.dumps(p)), lat["samples"])
+    assert batches == []  # nothing moves: no model call
+
+
+def test_drag_moves_content_and_keeps_outside_the_mask(comfy, flux, conds):
+    lat, pos = conds.latent(1, 16, 16, 16), conds.flux()
+    p = {"sources": [[36, 36]], "targets": [[84, 84]], "width": 128, "height": 128}  # cells (4,4) -> (10,10)
+    m, batches = count_calls(flux)
+    out = drag(comfy, m, pos, lat, json.dumps(p), drag_step=3.0)
+    # round(6 sqrt(2) / 3) = 3 iterations x 6 steps, path + drag in one forward each
+    assert batches == [2] * 18
+    # a random-weight model has no image prior to complete the content with, so measure where the
+    # change lands: in the target window (cells 8..12) much more than far from both windows
+    change = (out - lat["samples"]).abs().mean(dim=(0, 1))
+    at_target, far = change[8:13, 8:13].mean().item(), change[13:, :3].mean().item()
+    print(f"Flux SDE Drag: mean |change| at the target window {at_target:.4f}, far away {far:.4f}")
+    assert at_target > 5 * far
+    mask = torch.zeros(1, 128, 128)
+    mask[:, 48:, 48:] = 1.0
+    masked = drag(comfy, flux, pos, lat, json.dumps(p), drag_step=3.0, mask=mask)
+    assert torch.equal(masked[..., :6, :], lat["samples"][..., :6, :])
+    assert torch.equal(masked[..., :, :6], lat["samples"][..., :, :6])
+    assert not torch.equal(masked, lat["samples"])
+
+
+def test_copy_paste_chain_equals_one_drag_iteration(comfy, flux, conds):
+    lat, pos = conds.latent(1, 16, 16, 16), conds.flux()
+    p = json.dumps({"sources": [[36, 36]], "targets": [[60, 52]], "width": 128, "height": 128})
+    from comfy.samplers import calculate_sigmas
+
+    # SDE Drag's schedule: "normal" over 10 steps, from t0 = 0.6 (the last 6 steps)
+    sig = calculate_sigmas(flux.get_model_object("model_sampling"), "normal", 10)[4:]
+    (path,) = comfy.run("CoupledSDE_ForwardNoising", model=flux, latent=lat, sigmas=sig, start_step=0, seed=4)
+    (pasted,) = comfy.run(CP, path=path, drag_points=p, alpha=1.1, beta=0.3, r=2, seed=5)
+    (inc,) = comfy.run("CoupledSDE_BackwardIncrements", model=flux, positive=pos, path=pasted)
+    (chain,) = comfy.run("CoupledSDE_CoupledSampling", model=flux, positive=pos, increments=inc)
+    direct = drag(comfy, flux, pos, lat, p, drag_step=100.0, seed=4)
+    err = (chain["samples"] - direct).abs().max().item()
+    print(f"composable chain vs SDE Drag (1 iteration): max |diff| {err:.2e} (batched vs single calls)")
+    assert err < 1e-4 and (direct - lat["samples"]).abs().mean().item() > 1e-3
+    with pytest.raises(ValueError, match="^increments: they start from a copy-pasted latent"):
+        comfy.run("CoupledSDE_CycleSDESampling", model=flux, positive=pos, increments=inc)
+
+
+def test_sd15_drag_with_cfg_schedule(comfy, sd15, conds):
+    lat, pos, neg = conds.latent(1, 4, 8, 8), conds.sd(), conds.sd()
+    p = json.dumps({"sources": [[12, 12]], "targets": [[44, 36]]})  # 64x64 image: cells (1,1) -> (5,4)
+    m, batches = count_calls(sd15)
+    out = drag(comfy, m, pos, lat, p, negative=neg, cfg_max=3.0, drag_step=2.0)
+    # round(5 / 2) = 3 iterations (half up) x 6 steps; cond + uncond of path and drag in one forward
+    # (cfg runs from 3 at t0 down to 1 + 2/6 at the last step, always > 1)
+    assert batches == [4] * 18
+    assert (out - lat["samples"]).abs().mean().item() > 1e-3
+    with pytest.raises(ValueError, match="^negative: cfg_max 3 needs a negative prompt"):
+        drag(comfy, sd15, pos, lat, p, cfg_max=3.0)
+    with pytest.raises(ValueError, match=r"^drag_points: source point 1 \(64, 12\) lies outside the 64x64 image"):
+        drag(comfy, sd15, pos, lat, json.dumps({"sources": [[64, 12]], "targets": [[4, 4]]}))
