@@ -138,3 +138,19 @@ def build_model(comfy: Comfy, config_cls, unet_config: dict, seed: int, scale: f
     model = model.to(comfy.mm.unet_offload_device())
     return comfy.model_patcher.ModelPatcher(model, load_device=comfy.mm.get_torch_device(),
                                             offload_device=comfy.mm.unet_offload_device())
+
+
+def stock_sd15_graph(files: dict, image: dict, prompts: dict) -> dict:
+    """The stock front of an API-format SD1.5 graph: loaders ("1" UNETLoader, "2" CLIPLoader,
+    "3" VAELoader), the image node "4", its VAEEncode "5", and one CLIPTextEncode per prompt
+    (``{node id: text}``)."""
+    g = {
+        "1": {"class_type": "UNETLoader", "inputs": {"unet_name": files["unet"], "weight_dtype": "default"}},
+        "2": {"class_type": "CLIPLoader", "inputs": {"clip_name": files["clip"], "type": "stable_diffusion"}},
+        "3": {"class_type": "VAELoader", "inputs": {"vae_name": files["vae"]}},
+        "4": image,
+        "5": {"class_type": "VAEEncode", "inputs": {"pixels": ["4", 0], "vae": ["3", 0]}},
+    }
+    for node_id, text in prompts.items():
+        g[node_id] = {"class_type": "CLIPTextEncode", "inputs": {"text": text, "clip": ["2", 0]}}
+    return g

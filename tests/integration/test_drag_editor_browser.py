@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from comfy_env import ROOT, STUBS
+from comfy_env import ROOT, STUBS, stock_sd15_graph
 
 SCREENSHOT = ROOT / "benchmarks" / "out" / "drag_editor.png"
 
@@ -103,17 +103,9 @@ def server(comfy, model_dir, workflow_files, tmp_path_factory):
 
 
 def workflow(files):
-    def enc(text):
-        return {"class_type": "CLIPTextEncode", "inputs": {"text": text, "clip": ["2", 0]}}
-
     return {
-        "1": {"class_type": "UNETLoader", "inputs": {"unet_name": files["unet"], "weight_dtype": "default"}},
-        "2": {"class_type": "CLIPLoader", "inputs": {"clip_name": files["clip"], "type": "stable_diffusion"}},
-        "3": {"class_type": "VAELoader", "inputs": {"vae_name": files["vae"]}},
-        "4": {"class_type": "LoadImage", "inputs": {"image": "drag_test.png"}},
-        "5": {"class_type": "VAEEncode", "inputs": {"pixels": ["4", 0], "vae": ["3", 0]}},
-        "6": enc("a yellow ball"),
-        "7": enc(""),
+        **stock_sd15_graph(files, {"class_type": "LoadImage", "inputs": {"image": "drag_test.png"}},
+                           {"6": "a yellow ball", "7": ""}),
         "8": {"class_type": "CoupledSDE_DragPoints",
               "inputs": {"image": ["4", 0], "points": '{"sources": [], "targets": []}', "mask_strokes": "[]"}},
         "9": {"class_type": "CoupledSDE_SDEDrag",

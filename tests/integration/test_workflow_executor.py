@@ -9,20 +9,13 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from comfy_env import stock_sd15_graph
+
 
 def graph(files, start_step=1):
-    def enc(text):
-        return {"class_type": "CLIPTextEncode", "inputs": {"text": text, "clip": ["2", 0]}}
-
+    empty = {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 64, "batch_size": 1, "color": 0x336699}}
     return {
-        "1": {"class_type": "UNETLoader", "inputs": {"unet_name": files["unet"], "weight_dtype": "default"}},
-        "2": {"class_type": "CLIPLoader", "inputs": {"clip_name": files["clip"], "type": "stable_diffusion"}},
-        "3": {"class_type": "VAELoader", "inputs": {"vae_name": files["vae"]}},
-        "4": {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 64, "batch_size": 1, "color": 0x336699}},
-        "5": {"class_type": "VAEEncode", "inputs": {"pixels": ["4", 0], "vae": ["3", 0]}},
-        "6": enc("a photo of a cat"),
-        "7": enc("a photo of a dog"),
-        "8": enc("blurry"),
+        **stock_sd15_graph(files, empty, {"6": "a photo of a cat", "7": "a photo of a dog", "8": "blurry"}),
         "9": {"class_type": "LoraLoaderModelOnly",
               "inputs": {"model": ["1", 0], "lora_name": files["lora"], "strength_model": 0.8}},
         "10": {"class_type": "BasicScheduler", "inputs": {"model": ["9", 0], "scheduler": "normal", "steps": 6,
