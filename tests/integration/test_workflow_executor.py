@@ -102,7 +102,7 @@ def test_node_error_surfaces_through_the_executor(comfy, workflow_files, server)
 
 def test_sde_drag_workflow_through_the_executor(comfy, workflow_files, server):
     g = graph(workflow_files)
-    keep = {"1", "2", "3", "4", "5", "6", "8", "20"}
+    keep = {"1", "2", "3", "4", "5", "6", "8", "9"}  # "9": the stock LoRA loader, for identity preservation
     prompt = {k: v for k, v in g.items() if k in keep}
     prompt["4"] = {"class_type": "EmptyImage", "inputs": {"width": 128, "height": 128, "batch_size": 1,
                                                           "color": 0x336699}}
@@ -110,7 +110,7 @@ def test_sde_drag_workflow_through_the_executor(comfy, workflow_files, server):
     prompt["30"] = {"class_type": "CoupledSDE_DragPoints",
                     "inputs": {"image": ["4", 0], "points": points, "mask_strokes": "[[64, 64, 40, 1]]"}}
     prompt["31"] = {"class_type": "CoupledSDE_SDEDrag",
-                    "inputs": {"model": ["1", 0], "positive": ["6", 0], "negative": ["8", 0], "latent": ["5", 0],
+                    "inputs": {"model": ["9", 0], "positive": ["6", 0], "negative": ["8", 0], "latent": ["5", 0],
                                "drag_points": ["30", 0], "mask": ["30", 1], "t0": 0.6, "steps": 10,
                                "drag_step": 4.0, "alpha": 1.1, "beta": 0.3, "r": 3, "cfg_max": 3.0, "seed": 2,
                                "solver": "posterior"}}
