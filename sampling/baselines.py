@@ -12,7 +12,7 @@ from typing import Optional
 import torch
 
 from ._util import Denoiser, StepCallback, call_denoiser, check_latent, emit, seeded_normal, work_dtype
-from .coupled import sync_sde_edit
+from .coupled import _denoise_pair, sync_sde_edit
 from .schedule import NoiseFamily, as_sigma_list, step_coefficients
 
 __all__ = ["sde_sample", "ode_sample", "ode_invert", "sdedit", "flowedit", "edit_friendly_ddpm"]
@@ -83,13 +83,15 @@ def sdedit(x0: torch.Tensor, sigmas, family, denoise_tgt: Denoiser, seed: int = 
 
 
 def flowedit(x0: torch.Tensor, sigmas, denoise_src: Denoiser, denoise_tgt: Denoiser, seed: int = 0,
-             n_avg: int = 1, n_min: int = 0, callback: Optional[StepCallback] = None) -> torch.Tensor:
+             n_avg: int = 1, n_min: int = 0, callback: Optional[StepCallback] = None,
+             denoise_both=None) -> torch.Tensor:
     """FlowEdit (Kulikov et al. 2024), flow family only; ``sigmas`` starts at the ``n_max`` step.
 
     Each step draws fresh noise ``eps``: ``Z_src = (1 - s) x_src + s eps``, ``Z_tar = Z + Z_src - x_src``,
     ``Z <- Z + (s_next - s) * mean[V(Z_tar; c_tgt) - V(Z_src; c_src)]`` with ``V = (z - D) / s``.
     The last ``n_min`` steps are plain target sampling from ``Z_tar`` (the reference's SDEdit phase).
-    ``2 * n_avg`` model calls per FlowEdit step.
+    ``2 * n_avg`` model calls per FlowEdit step; ``denoise_both(z_src, z_tar, s) -> (D_src, D_tgt)``
+    (optional) lets a caller batch each pair.
     """
     family, sig, x_src = _prepare(x0, sigmas, NoiseFamily.FLOW, "x0")
     n = len(sig) - 1
@@ -105,8 +107,7 @@ def flowedit(x0: torch.Tensor, sigmas, denoise_src: Denoiser, denoise_tgt: Denoi
             for k in range(n_avg):
                 z_src = (1 - s) * x_src + s * noise[i * n_avg + k]
                 z_t = z + z_src - x_src
-                d_src = call_denoiser(denoise_src, z_src, s, "denoise_src")
-                d_tgt = call_denoiser(denoise_tgt, z_t, s, "denoise_tgt")
+                d_src, d_tgt = _denoise_pair(denoise_src, denoise_tgt, denoise_both, z_src, z_t, s)
                 v_delta += ((z_t - d_tgt) - (z_src - d_src)) / s
             z = z + (s_next - s) * v_delta / n_avg
             emit(callback, i=i, total=n, sigma=s, x=z, denoised=d_tgt)

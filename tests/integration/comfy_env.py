@@ -26,6 +26,7 @@ PACK_IDS = (
     "CoupledSDE_DragPoints",
     "CoupledSDE_CopyPasteLatents",
     "CoupledSDE_SDEDrag",
+    "CoupledSDE_FlowEdit",
 )
 
 

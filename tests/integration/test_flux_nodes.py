@@ -162,3 +162,19 @@ def test_batch_of_latents_is_preserved(comfy, flux, conds):
     assert all((out[i] - lat["samples"][i]).abs().mean().item() > 1e-3 for i in range(2))
     same = edit(comfy, flux, src, src, lat, sig)
     assert torch.equal(same, lat["samples"])
+
+
+def test_flowedit_node(comfy, flux, sd15, conds):
+    src, tgt, lat = conds.flux(), conds.flux(guidance=5.5), conds.latent(1, 16, 16, 16)
+    sig = sigmas(comfy, flux)
+    m, batches = count_calls(flux)
+    (out,) = comfy.run("CoupledSDE_FlowEdit", model=m, source_positive=src, target_positive=tgt, latent=lat,
+                       sigmas=sig, start_step=1, seed=0)
+    assert batches == [2] * 5  # source and target velocities in one forward per step
+    assert (out["samples"] - lat["samples"]).abs().mean().item() > 1e-3
+    (again,) = comfy.run("CoupledSDE_FlowEdit", model=flux, source_positive=src, target_positive=tgt, latent=lat,
+                         sigmas=sig, start_step=1, seed=0, n_avg=2, n_min=1)
+    assert not torch.equal(again["samples"], out["samples"])
+    with pytest.raises(ValueError, match="^model: FlowEdit needs a flow-family"):
+        comfy.run("CoupledSDE_FlowEdit", model=sd15, source_positive=conds.sd(), target_positive=conds.sd(),
+                  latent=conds.latent(1, 4, 8, 8), sigmas=sig, start_step=1, seed=0)

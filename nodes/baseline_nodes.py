@@ -1,0 +1,63 @@
+"""Baselines as nodes, for side-by-side comparisons on the same inputs. Node ids are permanent."""
+
+from __future__ import annotations
+
+from comfy_api.latest import io
+
+from ..sampling import NoiseFamily, flowedit
+from . import bridge
+from .coupled_nodes import CATEGORY, _branch, _cfg, _latent_out, _model, _negative, _output_latent, _seed, _sigmas, \
+    _start_step
+
+
+class FlowEdit(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="CoupledSDE_FlowEdit",
+            display_name="FlowEdit (baseline)",
+            category=CATEGORY,
+            description="FlowEdit (Kulikov et al.), inversion-free editing for flow models (Flux, SD3), for comparing "
+                        "with Sync-SDE Edit on the same inputs. Fresh noise every step; 2 evaluations per step "
+                        "(x n_avg), batched when possible.",
+            inputs=[
+                _model(),
+                io.Conditioning.Input("source_positive", tooltip="What the image shows now."),
+                io.Conditioning.Input("target_positive", tooltip="What it should show."),
+                io.Latent.Input("latent", tooltip="The source latent."),
+                _sigmas(),
+                _start_step(),
+                _seed(),
+                io.Int.Input("n_avg", default=1, min=1, max=16, tooltip="Noise samples averaged per step (paper: 1)."),
+                io.Int.Input("n_min", default=0, min=0, max=1000, tooltip=(
+                    "The last n_min steps are plain target sampling (paper: 0).")),
+                _negative("source_negative", "source"),
+                _negative("target_negative", "target"),
+                _cfg("source_cfg"),
+                _cfg("target_cfg"),
+            ],
+            outputs=[_latent_out()],
+        )
+
+    @classmethod
+    def execute(cls, model, source_positive, target_positive, latent, sigmas, start_step, seed, n_avg=1, n_min=0,
+                source_negative=None, target_negative=None, source_cfg=1.0, target_cfg=1.0) -> io.NodeOutput:
+        if bridge.noise_family(model) is not NoiseFamily.FLOW:
+            raise ValueError(f"model: FlowEdit needs a flow-family (CONST) model such as Flux or SD3; this is "
+                             f"{bridge.signature(model).describe()}. Use Sync-SDE Edit or Cycle-SDE instead.")
+        samples = bridge.latent_samples(model, latent)
+        sig = bridge.slice_sigmas(sigmas, start_step)
+        b = samples.shape[0]
+        branches = {"source": _branch(source_positive, source_negative, source_cfg, b, "source_positive"),
+                    "target": _branch(target_positive, target_negative, target_cfg, b, "target_positive")}
+        x0 = bridge.to_model_space(model, samples)
+
+        def work(ctx):
+            return flowedit(x0.to(ctx.device), sig, ctx.denoiser("source"), ctx.denoiser("target"), seed=seed,
+                            n_avg=n_avg, n_min=n_min, callback=ctx.step, denoise_both=ctx.pair)
+
+        y, _ = bridge.run_guided(model, branches, samples, sig, work, seed=seed)
+        return io.NodeOutput(_output_latent(latent, bridge.from_model_space(model, y, x0, samples)))
+
+
+NODES = [FlowEdit]
