@@ -9,8 +9,15 @@ seeded random weights (ComfyUI's ops skip weight initialisation, so every weight
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
+import shutil
+import socket
+import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 from typing import Optional
 
@@ -155,3 +162,86 @@ def stock_sd15_graph(files: dict, image: dict, prompts: dict) -> dict:
     for node_id, text in prompts.items():
         g[node_id] = {"class_type": "CLIPTextEncode", "inputs": {"text": text, "clip": ["2", 0]}}
     return g
+
+
+# ---- a real ComfyUI server on 127.0.0.1 with its real frontend ----------------------------------
+
+def chromium() -> Optional[str]:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+def get(url: str, timeout: float = 5):
+    """GET ``url``: parsed JSON, or the raw bytes."""
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        body = r.read()
+        return json.loads(body or b"null") if "json" in r.headers.get("Content-Type", "") else body
+
+
+@contextlib.contextmanager
+def comfy_server(comfy: Comfy, model_dir: Path, tmp: Path):
+    """``python main.py --cpu --listen 127.0.0.1`` with this pack (copied into a custom_nodes
+    folder: aiohttp's static routes refuse symlinks leaving their root), the test models and
+    throw-away input/output/user folders; yields the base URL and stops the process it started."""
+    (tmp / "custom_nodes").mkdir()
+    shutil.copytree(ROOT, tmp / "custom_nodes" / "ComfyUI-CoupledSDE",
+                    ignore=shutil.ignore_patterns(".git", "tests", "benchmarks", "docs", "__pycache__", "*.egg-info"))
+    for d in ("input", "output", "temp", "user/default"):
+        (tmp / d).mkdir(parents=True, exist_ok=True)
+    # a returning user: no first-run tutorial template opening over the test's workflow
+    (tmp / "user" / "default" / "comfy.settings.json").write_text(
+        json.dumps({"Comfy.TutorialCompleted": True, "Comfy.InstalledVersion": "1.27.10"}))
+    kinds = ("checkpoints", "diffusion_models", "text_encoders", "vae", "loras", "controlnet")
+    (tmp / "extra_model_paths.yaml").write_text(
+        "coupled_sde_test:\n" + f"  base_path: {model_dir}\n" + "".join(f"  {k}: {k}\n" for k in kinds)
+        + f"  custom_nodes: {tmp / 'custom_nodes'}\n")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = dict(os.environ)
+    if comfy.torchvision.startswith("stand-in"):
+        env["PYTHONPATH"] = os.pathsep.join([str(STUBS), env.get("PYTHONPATH", "")])
+    log_path = tmp / "server.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
+             "--disable-auto-launch", "--extra-model-paths-config", str(tmp / "extra_model_paths.yaml"),
+             "--input-directory", str(tmp / "input"), "--output-directory", str(tmp / "output"),
+             "--temp-directory", str(tmp / "temp"), "--user-directory", str(tmp / "user")],
+            cwd=str(comfy.path), env=env, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(240):
+                if proc.poll() is not None:
+                    raise RuntimeError("ComfyUI exited: " + log_path.read_text()[-3000:])
+                try:
+                    get(url + "/system_stats")
+                    break
+                except OSError:
+                    time.sleep(0.5)
+            else:
+                raise RuntimeError("ComfyUI did not start: " + log_path.read_text()[-3000:])
+            missing = [i for i in PACK_IDS if i not in get(url + "/object_info")]
+            assert not missing, f"server did not register {missing}: " + log_path.read_text()[-3000:]
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def open_page(pw, url: str):
+    """A headless Chromium page on the frontend, with the app loaded and idle."""
+    browser = pw.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    page.errors, page.console = [], []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.on("console", lambda m: page.console.append(f"{m.type}: {m.text}"))
+    page.goto(url)
+    page.wait_for_function("window.app && window.app.graph && window.app.canvas", timeout=60000)
+    page.wait_for_timeout(1500)  # let the start-up workflow finish loading before a test replaces it
+    return browser, page

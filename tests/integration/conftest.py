@@ -4,7 +4,7 @@ real-architecture models. See comfy_env.py for how ComfyUI is found."""
 import pytest
 import torch
 
-from comfy_env import PACK_IDS, SD15_UNET, TINY_FLUX, Comfy, build_model, fill_, find_comfyui
+from comfy_env import PACK_IDS, SD15_UNET, TINY_FLUX, Comfy, build_model, chromium, comfy_server, fill_, find_comfyui
 
 COMFYUI_PATH, WHY_NOT = find_comfyui()
 if COMFYUI_PATH is None:
@@ -133,3 +133,20 @@ def workflow_files(comfy, model_dir, sd15_file, sd15_lora):
     save_file({k: v.contiguous() for k, v in vae.state_dict().items()},
               str(model_dir / "vae" / "tiny_taesd.safetensors"))
     return {"unet": sd15_file, "lora": sd15_lora, "clip": "tiny_clip_l.safetensors", "vae": "tiny_taesd.safetensors"}
+
+
+@pytest.fixture(scope="session")
+def frontend(comfy, model_dir, workflow_files, tmp_path_factory):
+    """A real ComfyUI server with its real frontend, for headless Chromium; yields (url, folder)."""
+    pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install -e '.[browser]')")
+    if chromium() is None:
+        pytest.skip("no Chromium found (apt install chromium)")
+    from PIL import Image, ImageDraw
+
+    tmp = tmp_path_factory.mktemp("server")
+    (tmp / "input").mkdir()
+    img = Image.new("RGB", (256, 256), (40, 60, 90))
+    ImageDraw.Draw(img).ellipse((40, 40, 110, 110), fill=(230, 180, 40))
+    img.save(tmp / "input" / "drag_test.png")
+    with comfy_server(comfy, model_dir, tmp) as url:
+        yield url, tmp

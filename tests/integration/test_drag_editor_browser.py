@@ -7,99 +7,11 @@ serialized points and that the run succeeded. The screenshot is written to
 """
 
 import json
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
-import pytest
-import torch
-
-from comfy_env import ROOT, STUBS, stock_sd15_graph
+from comfy_env import ROOT, get, open_page, stock_sd15_graph
 
 SCREENSHOT = ROOT / "benchmarks" / "out" / "drag_editor.png"
-
-
-def _chromium():
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if shutil.which(name):
-            return shutil.which(name)
-    return None
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _get(url, timeout=5):
-    with urllib.request.urlopen(url, timeout=timeout) as r:
-        return json.loads(r.read() or b"null") if "json" in r.headers.get("Content-Type", "") else r.read()
-
-
-@pytest.fixture(scope="module")
-def server(comfy, model_dir, workflow_files, tmp_path_factory):
-    pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install playwright)")
-    if _chromium() is None:
-        pytest.skip("no Chromium found (apt install chromium)")
-    from PIL import Image, ImageDraw
-
-    tmp = tmp_path_factory.mktemp("server")
-    (tmp / "custom_nodes").mkdir()
-    # a copy, not a symlink: aiohttp's static routes refuse files whose real path leaves the root
-    shutil.copytree(ROOT, tmp / "custom_nodes" / "ComfyUI-CoupledSDE",
-                    ignore=shutil.ignore_patterns(".git", "tests", "benchmarks", "docs", "__pycache__", "*.egg-info"))
-    for d in ("input", "output", "temp", "user/default"):
-        (tmp / d).mkdir(parents=True)
-    # a returning user: no first-run tutorial template opening over the test's workflow
-    (tmp / "user" / "default" / "comfy.settings.json").write_text(
-        json.dumps({"Comfy.TutorialCompleted": True, "Comfy.InstalledVersion": "1.27.10"}))
-    img = Image.new("RGB", (256, 256), (40, 60, 90))
-    ImageDraw.Draw(img).ellipse((40, 40, 110, 110), fill=(230, 180, 40))
-    img.save(tmp / "input" / "drag_test.png")
-    (tmp / "extra_model_paths.yaml").write_text(
-        "coupled_sde_test:\n"
-        f"  base_path: {model_dir}\n"
-        "  diffusion_models: diffusion_models\n  text_encoders: text_encoders\n  vae: vae\n  loras: loras\n"
-        f"  custom_nodes: {tmp / 'custom_nodes'}\n")
-    port = _free_port()
-    env = dict(os.environ)
-    if comfy.torchvision.startswith("stand-in"):
-        env["PYTHONPATH"] = os.pathsep.join([str(STUBS), env.get("PYTHONPATH", "")])
-    log = open(tmp / "server.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port), "--disable-auto-launch",
-         "--extra-model-paths-config", str(tmp / "extra_model_paths.yaml"), "--input-directory", str(tmp / "input"),
-         "--output-directory", str(tmp / "output"), "--temp-directory", str(tmp / "temp"),
-         "--user-directory", str(tmp / "user")],
-        cwd=str(comfy.path), env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(240):
-            if proc.poll() is not None:
-                raise RuntimeError("ComfyUI exited: " + (tmp / "server.log").read_text()[-3000:])
-            try:
-                _get(url + "/system_stats")
-                break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            raise RuntimeError("ComfyUI did not start: " + (tmp / "server.log").read_text()[-3000:])
-        info = _get(url + "/object_info/CoupledSDE_DragPoints")
-        assert "CoupledSDE_DragPoints" in info, (tmp / "server.log").read_text()[-3000:]
-        yield url, tmp
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def workflow(files):
@@ -117,19 +29,12 @@ def workflow(files):
     }
 
 
-def test_drag_editor_in_the_real_frontend(server, workflow_files):
+def test_drag_editor_in_the_real_frontend(frontend, workflow_files):
     from playwright.sync_api import sync_playwright
 
-    url, tmp = server
+    url, tmp = frontend
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1600, "height": 1000})
-        errors, console = [], []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
-        page.goto(url)
-        page.wait_for_function("window.app && window.app.graph && window.app.canvas", timeout=60000)
-        page.wait_for_timeout(1500)  # let the start-up workflow finish loading before ours replaces it
+        browser, page = open_page(pw, url)
         page.evaluate("(wf) => window.app.loadApiJson(wf, 'drag.json')", workflow(workflow_files))
         node_id = page.evaluate(
             "() => window.app.graph._nodes.find(n => n.comfyClass === 'CoupledSDE_DragPoints').id")
@@ -144,7 +49,8 @@ def test_drag_editor_in_the_real_frontend(server, workflow_files):
         except Exception:
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOT.with_name("drag_editor_failure.png")))
-            raise AssertionError("editor not visible; console:\n" + "\n".join(console[-40:]) + "\nerrors: " + str(errors))
+            raise AssertionError("editor not visible; console:\n" + "\n".join(page.console[-40:])
+                                 + "\nerrors: " + str(page.errors))
         page.wait_for_function(
             f"() => window.app.graph.getNodeById({node_id}).coupledSdeDragEditor.image.naturalWidth === 256",
             timeout=30000)
@@ -185,12 +91,12 @@ def test_drag_editor_in_the_real_frontend(server, workflow_files):
         saved = page.evaluate(f"() => window.app.graph.serialize().nodes.find(n => n.id === {node_id}).widgets_values")
         assert saved[:2] == [state["points"], state["strokes"]]
 
-        history_before = set(_get(url + "/history") or {})
+        history_before = set(get(url + "/history") or {})
         page.evaluate("() => window.app.queuePrompt(0, 1)")
         deadline = time.time() + 300
         entry = None
         while time.time() < deadline:
-            new = {k: v for k, v in (_get(url + "/history") or {}).items() if k not in history_before}
+            new = {k: v for k, v in (get(url + "/history") or {}).items() if k not in history_before}
             if new:
                 entry = next(iter(new.values()))
                 if entry.get("status", {}).get("completed") or entry.get("status", {}).get("status_str") == "error":
@@ -204,4 +110,4 @@ def test_drag_editor_in_the_real_frontend(server, workflow_files):
     status = entry["status"]
     assert status["status_str"] == "success" and status["completed"], json.dumps(status)[:2000]
     assert list((tmp / "output").glob("drag_*.png")), "SaveImage wrote nothing"
-    assert not [e for e in errors if "coupled" in e.lower() or "drag" in e.lower()], errors
+    assert not [e for e in page.errors if "coupled" in e.lower() or "drag" in e.lower()], page.errors

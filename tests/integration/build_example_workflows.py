@@ -1,0 +1,80 @@
+"""Regenerate example_workflows/*.json, their .png thumbnails, and the frontend's API twins
+(tests/integration/workflow_api/*.json) from example_graphs.py, through ComfyUI's real frontend:
+
+    COMFYUI_PATH=<ComfyUI checkout> python3 tests/integration/build_example_workflows.py
+
+Each graph is loaded with the frontend's own API loader, laid out, given its note, with seeds set
+to "fixed", and saved exactly as the frontend's "Save" writes it (app.graph.serialize()). Needs
+Playwright and a Chromium.
+"""
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from comfy_env import ROOT, Comfy, comfy_server, find_comfyui, open_page  # noqa: E402
+from example_graphs import graphs, renumber  # noqa: E402
+
+OUT = ROOT / "example_workflows"
+TWINS = HERE / "workflow_api"
+
+LAYOUT_JS = """([name, note]) => {
+  const app = window.app, graph = app.graph;
+  for (const n of graph._nodes) for (const w of n.widgets ?? []) if (w.name === "control_after_generate") w.value = "fixed";
+  graph.arrange(40);
+  const nodes = graph._nodes;
+  const minX = Math.min(...nodes.map(n => n.pos[0])), minY = Math.min(...nodes.map(n => n.pos[1]));
+  const noteNode = LiteGraph.createNode("Note");
+  noteNode.pos = [minX, minY - 230];
+  noteNode.size = [520, 190];
+  noteNode.title = "How to use: " + name.replaceAll("_", " ");
+  noteNode.widgets[0].value = note;
+  graph.add(noteNode);
+  const all = graph._nodes;
+  const x0 = Math.min(...all.map(n => n.pos[0])), y0 = Math.min(...all.map(n => n.pos[1] - 30));
+  const x1 = Math.max(...all.map(n => n.pos[0] + n.size[0])), y1 = Math.max(...all.map(n => n.pos[1] + n.size[1]));
+  const rect = app.canvas.canvas.getBoundingClientRect(), ds = app.canvas.ds;
+  ds.scale = Math.min(rect.width / (x1 - x0 + 80), rect.height / (y1 - y0 + 80), 1);
+  ds.offset[0] = (rect.width / ds.scale - (x1 - x0)) / 2 - x0;
+  ds.offset[1] = (rect.height / ds.scale - (y1 - y0)) / 2 - y0;
+  app.canvas.setDirty(true, true);
+}"""
+
+
+def main():
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    path, why = find_comfyui()
+    if path is None:
+        sys.exit(why)
+    comfy = Comfy(path)
+    OUT.mkdir(exist_ok=True)
+    TWINS.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp, comfy_server(comfy, Path(tmp) / "models", Path(tmp)) as url:
+        with sync_playwright() as pw:
+            for name, (graph, note) in graphs().items():
+                browser, page = open_page(pw, url)
+                page.evaluate("([wf, name]) => window.app.loadApiJson(wf, name)", [renumber(graph), name])
+                page.wait_for_timeout(1500)
+                page.evaluate(LAYOUT_JS, [name, note])
+                page.wait_for_timeout(800)
+                ui = page.evaluate("() => window.app.graph.serialize()")
+                api = page.evaluate("async () => (await window.app.graphToPrompt()).output")
+                shot = Path(tmp) / f"{name}.png"
+                page.locator("canvas#graph-canvas").screenshot(path=str(shot))
+                browser.close()
+                (OUT / f"{name}.json").write_text(json.dumps(ui, indent=1) + "\n")
+                (TWINS / f"{name}.json").write_text(json.dumps(api, indent=1, sort_keys=True) + "\n")
+                img = Image.open(shot).convert("RGB")
+                img.thumbnail((640, 400))
+                img.save(OUT / f"{name}.png", optimize=True)
+                print(f"{name}: {len(ui['nodes'])} nodes, {len(api)} executable")
+
+
+if __name__ == "__main__":
+    main()
