@@ -24,7 +24,7 @@ def test_sampling_imports_without_comfyui():
 def test_pyproject_has_no_runtime_dependencies_and_is_gpl():
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
     project = meta["project"]
-    assert project["name"] == "comfyui-coupled-sde"
+    assert project["name"] == "coupled-sde"  # the registry id: permanent, no "ComfyUI" in it
     assert project["dependencies"] == []  # ComfyUI provides torch, numpy, einops, safetensors
     assert project["license"] == "GPL-3.0-only"
     assert "GNU GENERAL PUBLIC LICENSE" in (ROOT / "LICENSE").read_text()[:200]
@@ -45,3 +45,21 @@ def test_only_the_bridge_knows_comfyui_internals():
                 imported.add(node.module.split(".")[0])
         if path.name != "bridge.py":
             assert not imported & set(internals), (path.name, imported & set(internals))
+
+
+def test_registry_metadata_is_complete():
+    """[tool.comfy] as the Comfy Registry and ComfyUI's own comfy_config parser read it."""
+    import re
+
+    from PIL import Image
+
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert re.fullmatch(r"\d+\.\d+\.\d+", meta["project"]["version"])
+    assert meta["project"]["version"] == __import__("comfyui_coupled_sde").__version__
+    comfy = meta["tool"]["comfy"]
+    assert comfy["PublisherId"] and comfy["DisplayName"]
+    assert comfy["requires-comfyui"].startswith(">=")
+    assert comfy["Icon"].endswith("/main/docs/images/icon.png")
+    w, h = Image.open(ROOT / "docs" / "images" / "icon.png").size
+    assert w <= 800 and h <= 400
+    assert not (ROOT / "requirements.txt").exists()  # nothing for ComfyUI-Manager to pip install
