@@ -16,7 +16,6 @@ Everything the nodes need from ComfyUI goes through here:
 
 from __future__ import annotations
 
-import logging
 import math
 import uuid
 from dataclasses import dataclass, replace
@@ -33,9 +32,6 @@ import comfy.utils
 import latent_preview
 
 from ..sampling import BrownianPath, Increments, NoiseFamily
-
-log = logging.getLogger("comfyui_coupled_sde")
-
 
 # ---------------------------------------------------------------------------------------------
 # Model facts
@@ -237,7 +233,6 @@ class BranchGuider(comfy.samplers.CFGGuider):
         self.active: Optional[str] = None
         self.branch_conds: dict[str, dict[str, list]] = {}
         self.pair_conds = None
-        self.stats = {"paired_calls": 0, "single_calls": 0}
 
     # -- evaluation ---------------------------------------------------------------------------
     def predict_noise(self, x, timestep, model_options={}, seed=None):  # noqa: B006 (ComfyUI's signature)
@@ -249,7 +244,6 @@ class BranchGuider(comfy.samplers.CFGGuider):
     def denoise(self, branch: str, x: torch.Tensor, sigma: float, extra_args: dict) -> torch.Tensor:
         """``D(x, sigma)`` of one branch, through the guider's wrappers (``outer_predict_noise``)."""
         self.active = branch
-        self.stats["single_calls"] += 1
         s = torch.full((x.shape[0],), sigma, device=x.device, dtype=torch.float32)
         return self(x, s, model_options=extra_args["model_options"], seed=extra_args.get("seed"))
 
@@ -257,7 +251,6 @@ class BranchGuider(comfy.samplers.CFGGuider):
         """``(D_src(x), D_tgt(y))``: one batched call when possible, else two."""
         if self.pair_conds is None or not self._pair_fits(x):
             return (self.denoise("source", x, sigma, extra_args), self.denoise("target", y, sigma, extra_args))
-        self.stats["paired_calls"] += 1
         xy = torch.cat([x, y])
         s = torch.full((xy.shape[0],), sigma, device=x.device, dtype=torch.float32)
         pos, neg = self.pair_conds
