@@ -6,10 +6,10 @@ skip line that says why (see comfy_env.find_comfyui).
 
 import torch
 
-from comfy_env import PACK_IDS
+from comfy_env import PACK_IDS, ROOT
 
 
-def test_loader_registers_every_node_id(comfy):
+def test_loader_registers_every_node_id_with_tooltips_and_help_pages(comfy):
     # ComfyUI skips ids that already exist and only logs import errors: assert the ids themselves
     for node_id in PACK_IDS:
         assert node_id in comfy.N, node_id
@@ -22,11 +22,7 @@ def test_loader_registers_every_node_id(comfy):
                 assert spec[1].get("tooltip"), (node_id, name)
     assert comfy.pack_loaded is True
     print(f"ComfyUI at {comfy.path.name}; torchvision: {comfy.torchvision}; torch {torch.__version__}")
-
-
-def test_help_page_for_every_node(comfy):
-    from comfy_env import ROOT
-
+    # a help page per node, served from the web folder ComfyUI registered for the pack
     for node_id in PACK_IDS:
         page = ROOT / "web" / "docs" / f"{node_id}.md"
         assert page.is_file(), page
