@@ -6,8 +6,8 @@ from comfy_api.latest import io
 
 from ..sampling import NoiseFamily, flowedit
 from . import bridge
-from .coupled_nodes import CATEGORY, _branch, _cfg, _latent_out, _model, _negative, _output_latent, _seed, _sigmas, \
-    _start_step
+from .coupled_nodes import CATEGORY, _cfg, _latent_out, _model, _negative, _seed, _sigmas, _start_step, \
+    two_branch_edit
 
 
 class FlowEdit(io.ComfyNode):
@@ -45,19 +45,12 @@ class FlowEdit(io.ComfyNode):
         if bridge.noise_family(model) is not NoiseFamily.FLOW:
             raise ValueError(f"model: FlowEdit needs a flow-family (CONST) model such as Flux or SD3; this is "
                              f"{bridge.signature(model).describe()}. Use Sync-SDE Edit or Cycle-SDE instead.")
-        samples = bridge.latent_samples(model, latent)
-        sig = bridge.slice_sigmas(sigmas, start_step)
-        b = samples.shape[0]
-        branches = {"source": _branch(source_positive, source_negative, source_cfg, b, "source_positive"),
-                    "target": _branch(target_positive, target_negative, target_cfg, b, "target_positive")}
-        x0 = bridge.to_model_space(model, samples)
+        def edit(ctx, x0, sig):
+            return flowedit(x0, sig, ctx.denoiser("source"), ctx.denoiser("target"), seed=seed, n_avg=n_avg,
+                            n_min=n_min, callback=ctx.step, denoise_both=ctx.pair)
 
-        def work(ctx):
-            return flowedit(x0.to(ctx.device), sig, ctx.denoiser("source"), ctx.denoiser("target"), seed=seed,
-                            n_avg=n_avg, n_min=n_min, callback=ctx.step, denoise_both=ctx.pair)
-
-        y, _ = bridge.run_guided(model, branches, samples, sig, work, seed=seed)
-        return io.NodeOutput(_output_latent(latent, bridge.from_model_space(model, y, x0, samples)))
+        return two_branch_edit(model, latent, sigmas, start_step, seed, (source_positive, source_negative, source_cfg),
+                               (target_positive, target_negative, target_cfg), edit)
 
 
 NODES = [FlowEdit]

@@ -316,22 +316,29 @@ class SyncSDEEdit(io.ComfyNode):
     def execute(cls, model, source_positive, target_positive, latent, sigmas, start_step, seed, solver="posterior",
                 source_negative=None, target_negative=None, source_cfg=1.0, target_cfg=1.0, mask=None,
                 batch_branches=True) -> io.NodeOutput:
-        samples = bridge.latent_samples(model, latent)
-        sig = bridge.slice_sigmas(sigmas, start_step)
-        b = samples.shape[0]
-        branches = {"source": _branch(source_positive, source_negative, source_cfg, b, "source_positive"),
-                    "target": _branch(target_positive, target_negative, target_cfg, b, "target_positive")}
-        m = _edit_mask(mask, latent, samples)
-        x0 = bridge.to_model_space(model, samples)
+        m = _edit_mask(mask, latent, bridge.latent_samples(model, latent))
         family = bridge.noise_family(model)
 
-        def work(ctx):
-            return sync_sde_edit(x0.to(ctx.device), sig, family, ctx.denoiser("source"), ctx.denoiser("target"),
-                                 seed=seed, solver=solver, mask=bridge.to_device(m, ctx.device),
+        def edit(ctx, x0, sig):
+            return sync_sde_edit(x0, sig, family, ctx.denoiser("source"), ctx.denoiser("target"), seed=seed,
+                                 solver=solver, mask=bridge.to_device(m, ctx.device),
                                  denoise_both=ctx.pair if batch_branches else None, callback=ctx.step)
 
-        y, _ = bridge.run_guided(model, branches, samples, sig, work, seed=seed)
-        return io.NodeOutput(_output_latent(latent, bridge.from_model_space(model, y, x0, samples)))
+        return two_branch_edit(model, latent, sigmas, start_step, seed, (source_positive, source_negative, source_cfg),
+                               (target_positive, target_negative, target_cfg), edit)
+
+
+def two_branch_edit(model, latent, sigmas, start_step, seed, source, target, edit) -> io.NodeOutput:
+    """The frame of every source -> target edit node: check the inputs, run
+    ``edit(ctx, x0_model_space, sigmas) -> y`` inside the guider, map back to a LATENT.
+    ``source`` / ``target``: ``(positive, negative, cfg)``."""
+    samples = bridge.latent_samples(model, latent)
+    sig = bridge.slice_sigmas(sigmas, start_step)
+    b = samples.shape[0]
+    branches = {"source": _branch(*source, b, "source_positive"), "target": _branch(*target, b, "target_positive")}
+    x0 = bridge.to_model_space(model, samples)
+    y, _ = bridge.run_guided(model, branches, samples, sig, lambda ctx: edit(ctx, x0.to(ctx.device), sig), seed=seed)
+    return io.NodeOutput(_output_latent(latent, bridge.from_model_space(model, y, x0, samples)))
 
 
 NODES = [ForwardNoising, BackwardIncrements, CoupledSampling, CycleSDEInversion, CycleSDESampling, SyncSDEEdit]
