@@ -336,6 +336,12 @@ def two_branch_edit(model, latent, sigmas, start_step, seed, source, target, edi
     sig = bridge.slice_sigmas(sigmas, start_step)
     b = samples.shape[0]
     branches = {"source": _branch(*source, b, "source_positive"), "target": _branch(*target, b, "target_positive")}
+    return edit_latent(model, latent, samples, branches, sig, seed, edit)
+
+
+def edit_latent(model, latent, samples, branches, sig, seed, edit) -> io.NodeOutput:
+    """Run ``edit(ctx, x0_model_space, sigmas) -> y`` inside the guider and return the edited LATENT
+    (the input's exact bits wherever nothing changed)."""
     x0 = bridge.to_model_space(model, samples)
     y, _ = bridge.run_guided(model, branches, samples, sig, lambda ctx: edit(ctx, x0.to(ctx.device), sig), seed=seed)
     return io.NodeOutput(_output_latent(latent, bridge.from_model_space(model, y, x0, samples)))

@@ -10,8 +10,8 @@ from comfy_api.latest import io, ui
 
 from ..sampling import copy_paste_noisy, sde_drag
 from . import bridge
-from .bridge import Branch, SourcePath
-from .coupled_nodes import CATEGORY, PathType, _mask, _model, _output_latent, _seed, _solver
+from .bridge import SourcePath
+from .coupled_nodes import CATEGORY, PathType, _branch, _edit_mask, _mask, _model, _seed, _solver, edit_latent
 from .points import DragPoints, parse_drag_points, strokes_to_mask
 
 DragPointsType = io.Custom("DRAG_POINTS")
@@ -154,21 +154,17 @@ class SDEDrag(io.ComfyNode):
         samples = bridge.latent_samples(model, latent)
         p = parse_drag_points(drag_points)
         src, tgt = _cells(p, samples)
-        bridge.check_conditioning(positive, samples.shape[0], "positive")
-        if negative is not None:
-            bridge.check_conditioning(negative, samples.shape[0], "negative")
-        elif cfg_max > 1.0:
+        if negative is None and cfg_max > 1.0:
             raise ValueError(f"negative: cfg_max {cfg_max:g} needs a negative prompt (an empty CLIP Text Encode "
                              "works), or set cfg_max to 1")
+        branch = _branch(positive, negative, cfg_max, samples.shape[0], "positive")
         sig = bridge.drag_sigmas(model, steps, t0)
         n = sig.numel() - 1
         cfg_at = {float(s): 1.0 + (cfg_max - 1.0) * (n - i) / n for i, s in enumerate(sig[:-1].tolist())}
-        branch = Branch(positive, negative, cfg_max)
-        m = bridge.latent_mask(mask if mask is not None else latent.get("noise_mask"), samples)
-        x0 = bridge.to_model_space(model, samples)
+        m = _edit_mask(mask, latent, samples)
         family = bridge.noise_family(model)
 
-        def work(ctx):
+        def edit(ctx, x0, sig):
             def denoise(x, sigma):
                 ctx.set_cfg(cfg_at[sigma])
                 return ctx.denoiser("source")(x, sigma)
@@ -177,14 +173,12 @@ class SDEDrag(io.ComfyNode):
                 ctx.set_cfg(cfg_at[sigma])
                 return ctx.pair(x, y, sigma)
 
-            return sde_drag(x0.to(ctx.device), sig, family, denoise, src, tgt, step=drag_step, alpha=alpha,
-                            beta=beta, r=r, seed=seed, mask=bridge.to_device(m, ctx.device), solver=solver,
-                            denoise_both=both, callback=ctx.step)
+            return sde_drag(x0, sig, family, denoise, src, tgt, step=drag_step, alpha=alpha, beta=beta, r=r,
+                            seed=seed, mask=bridge.to_device(m, ctx.device), solver=solver, denoise_both=both,
+                            callback=ctx.step)
 
         # the same prompt on both halves of every batched call: the path and the dragged latent
-        y, _ = bridge.run_guided(model, {"source": branch, "target": dataclasses.replace(branch)}, samples, sig,
-                                 work, seed=seed)
-        return io.NodeOutput(_output_latent(latent, bridge.from_model_space(model, y, x0, samples)))
+        return edit_latent(model, latent, samples, {"source": branch, "target": branch}, sig, seed, edit)
 
 
 NODES = [DragPointsEditor, CopyPasteLatents, SDEDrag]
