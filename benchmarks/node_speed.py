@@ -32,9 +32,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "integration"))
 
-FLUX_MIN = dict(image_model="flux", in_channels=16, out_channels=16, vec_in_dim=768, context_in_dim=4096,
-                hidden_size=3072, mlp_ratio=4.0, num_heads=24, depth=1, depth_single_blocks=0,
-                axes_dim=[16, 56, 56], theta=10000, patch_size=2, qkv_bias=True, guidance_embed=True)
+# the smallest Flux the stock UNETLoader detects (hidden 3072 / 24 heads), 1 double block
+FLUX_MIN = dict(hidden_size=3072, num_heads=24, depth=1, depth_single_blocks=0)
 VARIANTS = ("stock", "batched", "sequential", "extra_target")
 
 
@@ -52,11 +51,11 @@ def boot():
 def write_model(models: Path) -> None:
     """The 404 M-param Flux as a bf16 diffusion-model file (seeded random weights)."""
     import torch
-    from comfy_env import build_model
+    from comfy_env import build_model, tiny_flux
     from safetensors.torch import save_file
 
     comfy = boot()
-    net = build_model(comfy, comfy.supported.Flux, FLUX_MIN, seed=0).model.diffusion_model
+    net = build_model(comfy, comfy.supported.Flux, tiny_flux(comfy, **FLUX_MIN), seed=0).model.diffusion_model
     (models / "diffusion_models").mkdir(parents=True, exist_ok=True)
     save_file({k: v.to(torch.bfloat16).contiguous() for k, v in net.state_dict().items()},
               str(models / "diffusion_models" / "flux_min.safetensors"))

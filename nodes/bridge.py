@@ -16,6 +16,7 @@ Everything the nodes need from ComfyUI goes through here:
 
 from __future__ import annotations
 
+import inspect
 import math
 import uuid
 from dataclasses import dataclass, replace
@@ -37,10 +38,47 @@ from ..sampling import BrownianPath, Increments, NoiseFamily
 # Model facts
 # ---------------------------------------------------------------------------------------------
 
-def noise_family(model) -> NoiseFamily:
-    """FLOW for every ``CONST`` model (Flux, SD3, ...), VE for the rest (SD1.5, SDXL, v-pred)."""
+# model_sampling types that map an input image to an output instead of sampling from noise
+# (Lotus, WAN21_FlowRVS, ...). Looked up by name: older ComfyUIs lack some of them.
+_IMG_TO_IMG_SAMPLING = ("IMG_TO_IMG", "IMG_TO_IMG_FLOW", "IMG_TO_IMG_VELOCITY")
+
+
+def _model_sampling(model):
     ms = model.get_model_object("model_sampling")
+    for name in _IMG_TO_IMG_SAMPLING:
+        cls = getattr(comfy.model_sampling, name, None)
+        if cls is not None and isinstance(ms, cls):
+            raise ValueError(
+                f"model: {model_name(model)} is an image-to-image model (model_sampling {name}): it maps an input "
+                "image to an output and does not sample from noise, so coupled-SDE editing cannot run on it. "
+                "Use a text-to-image or text-to-video model (Flux, SD, SD3.5, Qwen-Image, Wan, ...).")
+    return ms
+
+
+def noise_family(model) -> NoiseFamily:
+    """FLOW for every ``CONST`` model (Flux, SD3, ...), VE for the rest (SD1.5, SDXL, v-pred).
+
+    Image-to-image models (``IMG_TO_IMG*`` sampling) are refused with an error naming ``model``.
+    """
+    ms = _model_sampling(model)
     return NoiseFamily.FLOW if isinstance(ms, comfy.model_sampling.CONST) else NoiseFamily.VE
+
+
+def noise_scale(model) -> float:
+    """The flow noise scale ``s`` of ``x = (1 - sigma) x0 + sigma s eps`` (``model_sampling.noise_scale``,
+    1 where the ComfyUI or the model has none; HiDream-O1 uses 8).
+
+    The pack works in the coordinates ``x / s``, where the model is an ordinary flow model
+    (``x / s = (1 - sigma) (x0 / s) + sigma eps``) with the denoiser ``D(s x, sigma) / s``: exact for
+    every algorithm (paths, increments, FlowEdit, SDE-Drag), not an approximation.
+    """
+    ms = _model_sampling(model)
+    if not isinstance(ms, comfy.model_sampling.CONST):
+        return 1.0
+    s = float(getattr(ms, "noise_scale", 1.0))
+    if not (math.isfinite(s) and s > 0):
+        raise ValueError(f"model: its model_sampling has noise_scale {s}; expected a positive number")
+    return s
 
 
 def model_name(model) -> str:
@@ -54,19 +92,23 @@ class ModelSignature:
     family: NoiseFamily
     latent_format: str
     model: str
+    noise_scale: float = 1.0
 
     def describe(self) -> str:
         kind = "flow-family (CONST)" if self.family is NoiseFamily.FLOW else "VE-family"
-        return f"a {kind} {self.model} model ({self.latent_format} latents)"
+        scale = f", noise scale {self.noise_scale:g}" if self.noise_scale != 1.0 else ""
+        return f"a {kind} {self.model} model ({self.latent_format} latents{scale})"
 
 
 def signature(model) -> ModelSignature:
-    return ModelSignature(noise_family(model), type(model.model.latent_format).__name__, model_name(model))
+    return ModelSignature(noise_family(model), type(model.model.latent_format).__name__, model_name(model),
+                          noise_scale(model))
 
 
 def check_same_model_kind(made_by: ModelSignature, model, name: str) -> None:
     here = signature(model)
-    if made_by.family is not here.family or made_by.latent_format != here.latent_format:
+    if (made_by.family is not here.family or made_by.latent_format != here.latent_format
+            or made_by.noise_scale != here.noise_scale):
         raise ValueError(
             f"{name}: made with {made_by.describe()}, but the MODEL here is {here.describe()}. "
             "Invert and edit with the same model family (the same MODEL, or one with LoRAs/patches on it)."
@@ -77,12 +119,34 @@ def check_same_model_kind(made_by: ModelSignature, model, name: str) -> None:
 # Input checks (each error starts with the input's name)
 # ---------------------------------------------------------------------------------------------
 
+def latent_dimensions(model) -> int:
+    """2 for image latents ``(B, C, H, W)``, 3 for ``(B, C, T, H, W)`` (video models, Qwen-Image, Cosmos)."""
+    return int(getattr(model.model.latent_format, "latent_dimensions", 2))
+
+
 def latent_samples(model, latent, name: str = "latent") -> torch.Tensor:
-    if not isinstance(latent, dict) or not isinstance(latent.get("samples"), torch.Tensor):
+    """The LATENT's samples as this MODEL takes them; errors name ``name``.
+
+    A 4-D latent given to a model with 3-D latents gets its frame axis (``(B, C, 1, H, W)``), as
+    stock samplers do (``comfy.sample.fix_empty_latent_channels``). Nested (audio + video) latents
+    are refused.
+    """
+    if not isinstance(latent, dict) or "samples" not in latent:
         raise ValueError(f"{name}: expected a LATENT (a dict with a 'samples' tensor)")
     x = latent["samples"]
-    if x.ndim < 4:
-        raise ValueError(f"{name}: expected latent samples of shape (B, C, H, W), got {tuple(x.shape)}")
+    if getattr(x, "is_nested", False):
+        raise ValueError(
+            f"{name}: is a nested audio+video latent (e.g. LTX-2); coupled-SDE editing does not support "
+            "nested latents yet. Edit the video latent alone (separate it from the audio first).")
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"{name}: expected a LATENT (a dict with a 'samples' tensor)")
+    dims = latent_dimensions(model)
+    if dims == 3 and x.ndim == 4:
+        x = x.unsqueeze(2)
+    if x.ndim != dims + 2:
+        want = "(B, C, H, W)" if dims == 2 else "(B, C, T, H, W) (or (B, C, H, W) for one frame)"
+        raise ValueError(f"{name}: this {model_name(model)} MODEL takes latents of shape {want}, "
+                         f"got {tuple(x.shape)}; encode the image with this model's VAE")
     want = model.model.latent_format.latent_channels
     if x.shape[1] != want:
         raise ValueError(
@@ -134,9 +198,14 @@ def slice_sigmas(sigmas, start_step: int, name: str = "start_step") -> torch.Ten
 
 
 def latent_mask(mask, samples: torch.Tensor, name: str = "mask") -> Optional[torch.Tensor]:
-    """A ComfyUI MASK ``(H, W)`` / ``(B, H, W)`` (1 = editable) as ``(B|1, 1, h, w)`` at latent size.
+    """A ComfyUI MASK (1 = editable) at latent size, broadcastable to ``samples``.
 
-    Masks of another size are resized bilinearly (as ComfyUI does for noise masks).
+    Image latents ``(B, C, H, W)``: a MASK ``(H, W)`` or ``(B|1, H, W)`` becomes ``(B|1, 1, h, w)``.
+    Latents with a frame axis ``(B, C, T, H, W)``: with ``T = 1`` (Qwen-Image, Cosmos images) the
+    mask's first axis is the batch, as for images (``(B|1, 1, 1, h, w)``); with ``T > 1`` (video) it
+    is the frames, read as ComfyUI's ``reshape_mask`` reads a video mask: one mask for every frame,
+    or a per-frame MASK ``(F, H, W)`` resampled to the ``T`` latent frames (``(1, 1, T, h, w)``).
+    Masks of another size are resized (bilinear, trilinear across frames), as ComfyUI does.
     """
     if mask is None:
         return None
@@ -152,14 +221,26 @@ def latent_mask(mask, samples: torch.Tensor, name: str = "mask") -> Optional[tor
             f"{name}: expected a MASK of shape (H, W) or (B, H, W), got {tuple(mask.shape)}; "
             "an image with colour channels must go through 'Convert Image to Mask' first"
         )
-    batch = samples.shape[0]
-    if m.shape[0] not in (1, batch):
-        raise ValueError(f"{name}: has batch {m.shape[0]}, but the latent has batch {batch}; use 1 mask or one per latent")
-    m = m.to(torch.float32)[:, None]
-    if tuple(m.shape[-2:]) != tuple(samples.shape[-2:]):
-        m = torch.nn.functional.interpolate(m, size=tuple(samples.shape[-2:]), mode="bilinear", align_corners=False)
     if not torch.isfinite(m).all() or m.min() < 0 or m.max() > 1:
         raise ValueError(f"{name}: values must lie in [0, 1] (white = editable)")
+    m = m.to(torch.float32)
+    batch, size = samples.shape[0], tuple(samples.shape[-2:])
+    frames = samples.shape[2] if samples.ndim == 5 else 1
+    if frames > 1:
+        # video: the mask's first axis is its frames (one for all, or one per frame)
+        m = m[None, None]
+        want = (m.shape[2] if m.shape[2] == 1 else frames, *size)
+        if tuple(m.shape[2:]) != want:
+            m = torch.nn.functional.interpolate(m, size=want, mode="trilinear", align_corners=False)
+        return m.clamp(0, 1)
+    if m.shape[0] not in (1, batch):
+        raise ValueError(f"{name}: has batch {m.shape[0]}, but the latent has batch {batch}; use 1 mask or "
+                         "one per latent")
+    m = m[:, None]
+    if tuple(m.shape[-2:]) != size:
+        m = torch.nn.functional.interpolate(m, size=size, mode="bilinear", align_corners=False)
+    if samples.ndim == 5:
+        m = m[:, :, None]
     return m.clamp(0, 1)
 
 
@@ -168,20 +249,25 @@ def latent_mask(mask, samples: torch.Tensor, name: str = "mask") -> Optional[tor
 # ---------------------------------------------------------------------------------------------
 
 def to_model_space(model, samples: torch.Tensor) -> torch.Tensor:
-    """The source latent as the model sees it (``process_latent_in``), float32 or float64."""
+    """The source latent as the algorithms see it, float32 or float64: ``process_latent_in``, divided
+    by the flow noise scale (see :func:`noise_scale`; 1 for nearly every model)."""
     x = samples.to(torch.float64 if samples.dtype == torch.float64 else torch.float32)
-    return model.model.process_latent_in(x)
+    x = model.model.process_latent_in(x)
+    s = noise_scale(model)
+    return x if s == 1.0 else x / s
 
 
 def from_model_space(model, y: torch.Tensor, x0_model: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
-    """``process_latent_out(y)``, keeping the source's exact bits wherever ``y`` equals the source.
+    """The inverse of :func:`to_model_space` for an edit ``y``, keeping the source's exact bits wherever
+    ``y`` equals the source.
 
     The core returns ``x0_model`` bit for bit where nothing was edited; the latent format's
     affine map and its inverse do not round-trip exactly, so those elements are copied from the
     input latent instead. An identity edit therefore returns the input LATENT bit for bit.
     """
     y = y.to(x0_model.device)
-    out = model.model.process_latent_out(y.to(x0_model.dtype)).to(source.device)
+    s = noise_scale(model)
+    out = model.model.process_latent_out((y if s == 1.0 else y * s).to(x0_model.dtype)).to(source.device)
     keep = (y == x0_model).to(source.device)
     return torch.where(keep, source.to(out.dtype), out).to(source.dtype)
 
@@ -233,6 +319,8 @@ class BranchGuider(comfy.samplers.CFGGuider):
         self.active: Optional[str] = None
         self.branch_conds: dict[str, dict[str, list]] = {}
         self.pair_conds = None
+        self.scale = noise_scale(model_patcher)  # the algorithms run in x / s (see noise_scale)
+        self._prepared = None
 
     # -- evaluation ---------------------------------------------------------------------------
     def predict_noise(self, x, timestep, model_options={}, seed=None):  # noqa: B006 (ComfyUI's signature)
@@ -245,7 +333,9 @@ class BranchGuider(comfy.samplers.CFGGuider):
         """``D(x, sigma)`` of one branch, through the guider's wrappers (``outer_predict_noise``)."""
         self.active = branch
         s = torch.full((x.shape[0],), sigma, device=x.device, dtype=torch.float32)
-        return self(x, s, model_options=extra_args["model_options"], seed=extra_args.get("seed"))
+        if self.scale == 1.0:
+            return self(x, s, model_options=extra_args["model_options"], seed=extra_args.get("seed"))
+        return self(x * self.scale, s, model_options=extra_args["model_options"], seed=extra_args.get("seed")) / self.scale
 
     def denoise_pair(self, x: torch.Tensor, y: torch.Tensor, sigma: float, extra_args: dict):
         """``(D_src(x), D_tgt(y))``: one batched call when possible, else two."""
@@ -254,8 +344,11 @@ class BranchGuider(comfy.samplers.CFGGuider):
         xy = torch.cat([x, y])
         s = torch.full((xy.shape[0],), sigma, device=x.device, dtype=torch.float32)
         pos, neg = self.pair_conds
-        out = comfy.samplers.sampling_function(self.inner_model, xy, s, neg, pos, self.branches["source"].cfg,
+        out = comfy.samplers.sampling_function(self.inner_model, xy if self.scale == 1.0 else xy * self.scale, s, neg,
+                                               pos, self.branches["source"].cfg,
                                                model_options=extra_args["model_options"], seed=extra_args.get("seed"))
+        if self.scale != 1.0:
+            out = out / self.scale
         return out[: x.shape[0]], out[x.shape[0]:]
 
     def _pair_fits(self, x: torch.Tensor) -> bool:
@@ -265,28 +358,31 @@ class BranchGuider(comfy.samplers.CFGGuider):
         return self.inner_model.memory_required(shape) * 1.5 < comfy.model_management.get_free_memory(x.device)
 
     # -- conds --------------------------------------------------------------------------------
-    def inner_sample(self, noise, latent_image, device, sampler, sigmas, denoise_mask, callback, disable_pbar, seed):
-        """``CFGGuider.inner_sample`` with each branch's conds processed as their own pos/neg pair."""
-        if latent_image is not None and torch.count_nonzero(latent_image) > 0:
-            latent_image = self.inner_model.process_latent_in(latent_image)
+    def inner_sample(self, noise, latent_image, device, sampler, sigmas, denoise_mask, callback, disable_pbar, seed,
+                     **kwargs):
+        """The stock ``CFGGuider.inner_sample`` (``latent_shapes`` and any newer keyword forwarded), with
+        the branch conds held back: stock processing would treat ``source:positive`` as one prompt
+        type. :meth:`prepare_branches` processes each branch as its own pair once the sampler runs."""
+        self._prepared = (self.conds, device, denoise_mask, seed, kwargs)
+        self.conds = {}
+        return super().inner_sample(noise, latent_image, device, sampler, sigmas, denoise_mask, callback,
+                                    disable_pbar, seed, **kwargs)
+
+    def prepare_branches(self, noise, latent_image) -> None:
+        """Each branch's positive/negative through ``comfy.samplers.process_conds`` exactly as a stock
+        guider's pair (prompt types, ControlNet pre-run, areas), given what stock ``inner_sample``
+        gives it (``latent_image`` already through ``process_latent_in``; ``latent_shapes`` where the
+        core's ``process_conds`` takes it)."""
+        conds, device, denoise_mask, seed, kwargs = self._prepared
+        accepted = inspect.signature(comfy.samplers.process_conds).parameters
+        extra = {k: v for k, v in kwargs.items() if k in accepted}
         for name in self.branches:
-            pair = {k: self.conds[f"{name}:{k}"] for k in ("positive", "negative") if f"{name}:{k}" in self.conds}
+            pair = {k: conds[f"{name}:{k}"] for k in ("positive", "negative") if f"{name}:{k}" in conds}
             self.branch_conds[name] = comfy.samplers.process_conds(
-                self.inner_model, noise, pair, device, latent_image, denoise_mask, seed)
+                self.inner_model, noise, pair, device, latent_image, denoise_mask, seed, **extra)
         # keep the processed conds where outer_sample's cleanup looks for ControlNets
         self.conds = {f"{n}:{k}": v for n, d in self.branch_conds.items() for k, v in d.items()}
         self.pair_conds = self._merged_pair(noise.shape[0])
-
-        extra_model_options = comfy.model_patcher.create_model_options_clone(self.model_options)
-        extra_model_options.setdefault("transformer_options", {})["sample_sigmas"] = sigmas
-        extra_args = {"model_options": extra_model_options, "seed": seed}
-        executor = comfy.patcher_extension.WrapperExecutor.new_class_executor(
-            sampler.sample, sampler,
-            comfy.patcher_extension.get_all_wrappers(comfy.patcher_extension.WrappersMP.SAMPLER_SAMPLE,
-                                                     extra_args["model_options"], is_model_options=True),
-        )
-        samples = executor.execute(self, sigmas, extra_args, callback, noise, latent_image, denoise_mask, disable_pbar)
-        return self.inner_model.process_latent_out(samples.to(torch.float32))
 
     def _merged_pair(self, batch: int):
         """Source and target conds concatenated along the batch (source first), or None."""
@@ -364,7 +460,9 @@ class Context:
         """The core's per-step callback -> ComfyUI's (progress bar, preview); honours cancel."""
         comfy.model_management.throw_exception_if_processing_interrupted()
         if self.node_callback is not None:
-            self.node_callback(info["i"], info["denoised"], info["x"], info["total"])
+            s = self.guider.scale
+            denoised, x = (info["denoised"], info["x"]) if s == 1.0 else (info["denoised"] * s, info["x"] * s)
+            self.node_callback(info["i"], denoised, x, info["total"])
 
 
 class _AlgorithmSampler(comfy.samplers.Sampler):
@@ -376,6 +474,7 @@ class _AlgorithmSampler(comfy.samplers.Sampler):
 
     def sample(self, model_wrap, sigmas, extra_args, callback, noise, latent_image=None, denoise_mask=None,
                disable_pbar=False):
+        model_wrap.prepare_branches(noise, latent_image)
         ctx = Context(model_wrap, extra_args, noise.device, callback)
         self.result = self.work(ctx)
         out = self.result if isinstance(self.result, torch.Tensor) else noise

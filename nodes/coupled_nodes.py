@@ -89,8 +89,12 @@ def _edit_mask(mask, source_latent: dict, samples: torch.Tensor):
 
 
 def _output_latent(source_latent: dict, samples: torch.Tensor) -> dict:
-    """The input LATENT with new samples (other keys, noise_mask included, kept as stock samplers do)."""
+    """The input LATENT with new samples, as stock samplers return it: other keys (noise_mask included)
+    kept, the empty-latent size hints ``downscale_ratio_spacial`` / ``_temporal`` dropped (the
+    samples are now at the model's own scale)."""
     out = dict(source_latent)
+    out.pop("downscale_ratio_spacial", None)
+    out.pop("downscale_ratio_temporal", None)
     out["samples"] = samples
     return out
 
@@ -124,7 +128,7 @@ class ForwardNoising(io.ComfyNode):
         samples = bridge.latent_samples(model, latent)
         sig = bridge.slice_sigmas(sigmas, start_step)
         p = forward_path(bridge.to_model_space(model, samples), sig, bridge.noise_family(model), seed=seed, kind=path)
-        return io.NodeOutput(SourcePath(p, latent, bridge.signature(model), start_step))
+        return io.NodeOutput(SourcePath(p, dict(latent, samples=samples), bridge.signature(model), start_step))
 
 
 class BackwardIncrements(io.ComfyNode):
@@ -251,8 +255,8 @@ class CycleSDEInversion(io.ComfyNode):
             return backward_increments(path, ctx.denoiser("source"), solver="posterior", callback=ctx.step)
 
         inc, _ = bridge.run_guided(model, {"source": src}, samples, sig, work, seed=seed)
-        return io.NodeOutput(SourceIncrements(bridge.to_device(inc, "cpu"), latent, bridge.signature(model),
-                                              "Cycle-SDE"))
+        return io.NodeOutput(SourceIncrements(bridge.to_device(inc, "cpu"), dict(latent, samples=samples),
+                                              bridge.signature(model), "Cycle-SDE"))
 
 
 class CycleSDESampling(io.ComfyNode):

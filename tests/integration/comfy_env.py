@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import json
 import os
 import shutil
@@ -41,19 +42,54 @@ def _is_comfyui(path: Path) -> bool:
     return (path / "comfy" / "samplers.py").is_file() and (path / "nodes.py").is_file()
 
 
+def comfyui_version(path: Path) -> str:
+    """The ``__version__`` of a checkout's ``comfyui_version.py`` (read, not imported)."""
+    text = (path / "comfyui_version.py").read_text() if (path / "comfyui_version.py").is_file() else ""
+    for line in text.splitlines():
+        if line.startswith("__version__"):
+            return line.split("=", 1)[1].strip().strip("\"'")
+    return "unknown"
+
+
+def comfyui_candidates() -> list[Path]:
+    """Every place a ComfyUI checkout is looked for, in order: each entry of ``COMFYUI_PATH``
+    (``os.pathsep``-separated), the ComfyUI this pack sits in (``<ComfyUI>/custom_nodes/<pack>``),
+    ``ComfyUI*`` folders next to this repository, and comfy-cli's default workspace
+    ``~/comfy/ComfyUI`` with its ``~/comfy/ComfyUI*`` siblings."""
+    out = [Path(p).expanduser() for p in os.environ.get("COMFYUI_PATH", "").split(os.pathsep) if p]
+    if ROOT.parent.name == "custom_nodes":
+        out.append(ROOT.parent.parent)
+    out += sorted(ROOT.parent.glob("ComfyUI*"))
+    out += sorted(Path("~/comfy").expanduser().glob("ComfyUI*"))
+    return out
+
+
+def find_comfyuis() -> list[Path]:
+    """Every ComfyUI checkout found (see :func:`comfyui_candidates`), each once."""
+    found: list[Path] = []
+    for p in comfyui_candidates():
+        p = p.resolve()
+        if _is_comfyui(p) and p not in found:
+            found.append(p)
+    return found
+
+
 def find_comfyui() -> tuple[Optional[Path], str]:
-    """``(path, "")`` or ``(None, why)``."""
+    """The ComfyUI this pytest process imports: ``(path, "")`` or ``(None, why)``.
+
+    One ComfyUI per process (it is imported in-process): the first of :func:`find_comfyuis`.
+    ``tests/run_suites.py`` runs the suite once per checkout, each with ``COMFYUI_PATH`` set to it.
+    """
     env = os.environ.get("COMFYUI_PATH")
     if env:
-        p = Path(env).expanduser().resolve()
-        return (p, "") if _is_comfyui(p) else (None, f"COMFYUI_PATH={env} is not a ComfyUI checkout")
-    candidates = [ROOT.parent.parent] if ROOT.parent.name == "custom_nodes" else []
-    candidates.append(ROOT.parent / "ComfyUI")
-    for p in candidates:
-        if _is_comfyui(p):
-            return p.resolve(), ""
+        bad = [e for e in env.split(os.pathsep) if e and not _is_comfyui(Path(e).expanduser())]
+        if bad:
+            return None, f"COMFYUI_PATH entry {bad[0]} is not a ComfyUI checkout"
+    found = find_comfyuis()
+    if found:
+        return found[0], ""
     return None, ("ComfyUI not found: set COMFYUI_PATH to a ComfyUI checkout (or put this pack in "
-                  "ComfyUI/custom_nodes/) to run the integration tests")
+                  "ComfyUI/custom_nodes/, or use comfy-cli's ~/comfy/ComfyUI) to run the integration tests")
 
 
 class Comfy:
@@ -66,12 +102,12 @@ class Comfy:
         stale = sys.modules.get("nodes")
         if stale is not None and not str(getattr(stale, "__file__", "")).startswith(str(path)):
             del sys.modules["nodes"]
-        try:
-            import torchvision  # noqa: F401
-            self.torchvision = "installed"
-        except ImportError:
-            sys.path.insert(1, str(STUBS))
-            self.torchvision = "stand-in (tests/stubs/torchvision)"
+        # torchvision / torchaudio stand-ins (tests/stubs) only for what is not installed: appended
+        # after site-packages, so a real package always wins
+        self.standins = [m for m in ("torchvision", "torchaudio") if importlib.util.find_spec(m) is None]
+        if self.standins:
+            sys.path.append(str(STUBS))
+        self.torchvision = "installed" if "torchvision" not in self.standins else "stand-in (tests/stubs/torchvision)"
         from comfy.cli_args import args
 
         args.cpu = os.environ.get("COMFYUI_TEST_GPU", "") != "1"
@@ -94,6 +130,15 @@ class Comfy:
         asyncio.run(nodes.init_extra_nodes(init_custom_nodes=False, init_api_nodes=False))
         self.pack_loaded = asyncio.run(nodes.load_custom_node(str(ROOT), module_parent="custom_nodes"))
         self.N = nodes.NODE_CLASS_MAPPINGS
+
+    def executor(self):
+        """A ``PromptExecutor`` with the classic cache, built as each version's ``main.py`` builds one
+        (0.33+ takes ``cache_args`` and reads its ``ram`` entry; 0.3.64 takes ``cache_size``)."""
+        import inspect
+
+        params = inspect.signature(self.execution.PromptExecutor).parameters
+        extra = {"cache_args": {"lru": 0, "ram": 0, "ram_inactive": 0}} if "cache_args" in params else {}
+        return self.execution.PromptExecutor(self.server.PromptServer.instance, cache_type=False, **extra)
 
     def run(self, node_id: str, **inputs):
         """Execute one node the way the executor calls a V3 node; returns its outputs tuple."""
@@ -125,6 +170,20 @@ def fill_(module, seed: int, scale: float = 0.02):
 TINY_FLUX = dict(image_model="flux", in_channels=16, out_channels=16, vec_in_dim=768, context_in_dim=4096,
                  hidden_size=128, mlp_ratio=4.0, num_heads=1, depth=1, depth_single_blocks=1,
                  axes_dim=[16, 56, 56], theta=10000, patch_size=2, qkv_bias=True, guidance_embed=True)
+
+def tiny_flux(comfy, **overrides) -> dict:
+    """TINY_FLUX (with ``overrides``) plus the FluxParams fields this ComfyUI requires that older ones
+    lack, set as its own Flux.1 detection sets them (0.33+: ``txt_ids_dims = []``)."""
+    import dataclasses
+
+    from comfy.ldm.flux.model import FluxParams
+
+    cfg = dict(TINY_FLUX, **overrides)
+    fields = {f.name: f for f in dataclasses.fields(FluxParams)}
+    if "txt_ids_dims" in fields:
+        cfg.setdefault("txt_ids_dims", [])
+    return cfg
+
 
 # The smallest SD1.5 UNet ComfyUI's detection accepts (model_channels 320 and context 768 are
 # fixed; depths and channel_mult are read from the keys): 44 M parameters.
@@ -201,12 +260,14 @@ def comfy_server(comfy: Comfy, model_dir: Path, tmp: Path):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = dict(os.environ)
-    if comfy.torchvision.startswith("stand-in"):
-        env["PYTHONPATH"] = os.pathsep.join([str(STUBS), env.get("PYTHONPATH", "")])
+    # main.py with the stand-ins appended to sys.path (after site-packages), as in-process
+    boot = ["-c", "import runpy, sys; sys.argv[0] = 'main.py'; sys.path.insert(0, '.'); "
+            f"sys.path.append({str(STUBS)!r}) if {bool(comfy.standins)!r} else None; "
+            "runpy.run_path('main.py', run_name='__main__')"]
     log_path = tmp / "server.log"
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
+            [sys.executable, *boot, "--cpu", "--listen", "127.0.0.1", "--port", str(port),
              "--disable-auto-launch", "--extra-model-paths-config", str(tmp / "extra_model_paths.yaml"),
              "--input-directory", str(tmp / "input"), "--output-directory", str(tmp / "output"),
              "--temp-directory", str(tmp / "temp"), "--user-directory", str(tmp / "user")],

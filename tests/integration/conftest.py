@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from comfy_env import PACK_IDS, SD15_UNET, TINY_FLUX, Comfy, build_model, chromium, comfy_server, fill_, find_comfyui
+from comfy_env import PACK_IDS, SD15_UNET, Comfy, build_model, chromium, comfy_server, fill_, find_comfyui, tiny_flux
 
 COMFYUI_PATH, WHY_NOT = find_comfyui()
 if COMFYUI_PATH is None:
@@ -42,7 +42,7 @@ def model_dir(comfy, tmp_path_factory):
 @pytest.fixture(scope="session")
 def flux(comfy):
     """A Flux-architecture MODEL (comfy.model_base.Flux, hidden 128, 1.6 M params)."""
-    return build_model(comfy, comfy.supported.Flux, TINY_FLUX, seed=0)
+    return build_model(comfy, comfy.supported.Flux, tiny_flux(comfy), seed=0)
 
 
 class Conds:
@@ -152,3 +152,46 @@ def frontend(comfy, model_dir, workflow_files, tmp_path_factory):
     img.save(tmp / "input" / "drag_test.png")
     with comfy_server(comfy, model_dir, tmp) as url:
         yield url, tmp
+
+
+# ---- the model zoo (tests/integration/zoo.py): SDXL, SD2.x-v, SD3.5, Qwen-Image, Wan 2.1 ----------
+
+@pytest.fixture(scope="session")
+def zoo_sdxl(comfy, model_dir):
+    """An SDXL UNet file through the stock UNETLoader (detected as SDXL; EPS => VE family)."""
+    import zoo
+
+    return zoo.sdxl(comfy, model_dir)
+
+
+@pytest.fixture(scope="session")
+def zoo_sd2_v(comfy, model_dir):
+    """An SD2.x UNet file through the stock UNETLoader, detected as SD20 with V_PREDICTION."""
+    import zoo
+
+    return zoo.sd2_v(comfy, model_dir)
+
+
+@pytest.fixture(scope="session")
+def zoo_sd35(comfy, model_dir):
+    """An SD3.5 MMDiT file through the stock UNETLoader (detected as SD3; CONST => flow family)."""
+    import zoo
+
+    return zoo.sd35(comfy, model_dir)
+
+
+@pytest.fixture(scope="session")
+def zoo_wan21(comfy, model_dir):
+    """A Wan 2.1 T2V file through the stock UNETLoader (WAN21_T2V; video latents (B, 16, T, H, W))."""
+    import zoo
+
+    return zoo.wan21(comfy, model_dir)
+
+
+@pytest.fixture(scope="session")
+def zoo_qwen_image(comfy):
+    """A Qwen-Image MODEL built from ComfyUI's classes (its width cannot be small through detection);
+    latents (B, 16, 1, H, W)."""
+    import zoo
+
+    return zoo.qwen_image(comfy)

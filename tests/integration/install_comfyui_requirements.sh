@@ -1,14 +1,25 @@
 #!/usr/bin/env bash
-# Install a ComfyUI checkout's requirements for the integration tests without letting pip touch
-# torch: torch/torchvision/torchaudio lines are dropped, spandrel goes in without dependencies
-# (it would pull torchvision, and with it a CUDA torch), and torch stays pinned by the constraints.
-#   COMFYUI_PATH=<ComfyUI checkout> bash tests/integration/install_comfyui_requirements.sh
+# Give a ComfyUI checkout its own test environment without letting pip touch torch:
+#   bash tests/integration/install_comfyui_requirements.sh <ComfyUI checkout> [<checkout> ...]
+# (or COMFYUI_PATH=<checkout> with no arguments). For each checkout it makes <checkout>/.venv, a
+# virtual environment that sees this interpreter's packages (torch, the pack's test extra) and holds
+# that ComfyUI's own requirements on top, so two ComfyUI versions with different pinned frontends
+# live side by side. torch/torchvision/torchaudio lines are dropped, spandrel goes in without
+# dependencies (it would pull torchvision, and with it a CUDA torch), and torch stays pinned by the
+# constraints file. The integration suite (tests/integration/run_suites.py) runs each checkout
+# with <checkout>/.venv/bin/python when it exists.
 set -euo pipefail
-: "${COMFYUI_PATH:?set COMFYUI_PATH to a ComfyUI checkout}"
 root=$(cd "$(dirname "$0")/../.." && pwd)
-req=$(mktemp)
-trap 'rm -f "$req"' EXIT
-grep -v -E '^(torch|torchvision|torchaudio|spandrel)([^a-zA-Z0-9_-]|$)' "$COMFYUI_PATH/requirements.txt" > "$req"
-python3 -m pip install -c "$root/constraints-test.txt" -r "$req" requests
-python3 -m pip install --no-deps -c "$root/constraints-test.txt" spandrel
-python3 -c "import torch; print('torch', torch.__version__, '(untouched)')"
+[ $# -gt 0 ] || set -- "${COMFYUI_PATH:?give ComfyUI checkouts as arguments or set COMFYUI_PATH}"
+for comfy in "$@"; do
+  comfy=$(cd "$comfy" && pwd)
+  [ -f "$comfy/requirements.txt" ] || { echo "$comfy: no requirements.txt (not a ComfyUI checkout)" >&2; exit 2; }
+  [ -x "$comfy/.venv/bin/python" ] || python3 -m venv --system-site-packages "$comfy/.venv"
+  py="$comfy/.venv/bin/python"
+  req=$(mktemp)
+  grep -v -E '^(torch|torchvision|torchaudio|spandrel)([^a-zA-Z0-9_-]|$)' "$comfy/requirements.txt" > "$req"
+  "$py" -m pip install -q -c "$root/constraints-test.txt" -r "$req" requests
+  "$py" -m pip install -q --no-deps -c "$root/constraints-test.txt" spandrel
+  rm -f "$req"
+  "$py" -c "import torch, sys; print(sys.argv[1], ': torch', torch.__version__, '(untouched)')" "$comfy"
+done

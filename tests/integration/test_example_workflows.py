@@ -19,13 +19,13 @@ import uuid
 import pytest
 import torch
 
-from comfy_env import PACK_IDS, ROOT, TINY_FLUX, build_model, fill_, open_page
+from comfy_env import PACK_IDS, ROOT, build_model, fill_, open_page, tiny_flux
 from ui_to_api import convert
 
 WORKFLOWS = sorted((ROOT / "example_workflows").glob("*.json"))
 TWINS = ROOT / "tests" / "integration" / "workflow_api"
 FRONTEND_ONLY = {"Note", "MarkdownNote", "Reroute", "PrimitiveNode"}
-FLUX_MIN = dict(TINY_FLUX, hidden_size=3072, num_heads=24, depth=1, depth_single_blocks=0)
+FLUX_MIN = dict(hidden_size=3072, num_heads=24, depth=1, depth_single_blocks=0)
 STEPS = 6
 
 
@@ -87,7 +87,7 @@ def files(comfy, model_dir, sd15, sd15_file, sd15_lora, sd15_controlnet, workflo
     del ckpt
     save_file({k: v.contiguous() for k, v in fill_(TAESD(latent_channels=16), 6, 0.05).state_dict().items()},
               str(model_dir / "vae" / "tiny_taef1.safetensors"))
-    net = build_model(comfy, comfy.supported.Flux, FLUX_MIN, seed=8).model.diffusion_model
+    net = build_model(comfy, comfy.supported.Flux, tiny_flux(comfy, **FLUX_MIN), seed=8).model.diffusion_model
     save_file({k: v.to(torch.bfloat16).contiguous() for k, v in net.state_dict().items()},
               str(model_dir / "diffusion_models" / "flux_min.safetensors"))
     del net
@@ -145,7 +145,7 @@ def test_example_workflow_executes(comfy, files, path):
     valid, error, outputs, node_errors = asyncio.run(comfy.execution.validate_prompt(pid, api, None))
     assert valid and not node_errors, (error, node_errors)
     assert sorted(outputs) == sorted(k for k, v in api.items() if v["class_type"] == "SaveImage")
-    ex = comfy.execution.PromptExecutor(comfy.server.PromptServer.instance, cache_type=False)
+    ex = comfy.executor()
     asyncio.run(ex.execute_async(api, pid, {}, outputs))
     errors = [m[1] for m in ex.status_messages if m[0] == "execution_error"]
     assert ex.success and not errors, errors[:1]

@@ -124,7 +124,11 @@ def test_mask_keeps_the_source_outside(comfy, flux, conds):
     assert torch.equal(out, out2)
 
 
-def test_progress_every_step_and_interrupt_leaves_model_clean(comfy, flux, conds):
+def test_progress_every_step_and_interrupt_leaves_model_clean(comfy, flux, conds, monkeypatch):
+    # ComfyUI 0.33+ throttles the hook (ProgressBar sends the first, the last and then at most every
+    # PROGRESS_THROTTLE_MIN_INTERVAL s / _PERCENT %): switch the throttle off to see every step
+    monkeypatch.setattr(comfy.utils, "PROGRESS_THROTTLE_MIN_INTERVAL", 0.0, raising=False)
+    monkeypatch.setattr(comfy.utils, "PROGRESS_THROTTLE_MIN_PERCENT", 0.0, raising=False)
     src, tgt, lat = conds.flux(), conds.flux(), conds.latent(1, 16, 16, 16)
     sig = sigmas(comfy, flux)
     before = edit(comfy, flux, src, tgt, lat, sig)

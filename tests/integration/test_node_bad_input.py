@@ -78,3 +78,97 @@ def test_wrong_custom_type(comfy, base):
 
 def test_euler_at_a_flow_sigma_of_one(comfy, base):
     fails(comfy, SYNC, "sigmas:", **{**base, "start_step": 0, "solver": "euler"})
+
+
+# ---- model families of current ComfyUI (issue: run on the ComfyUI our users have) -----------------
+
+def with_sampling(comfy, model, mixin, **attrs):
+    """A clone whose model_sampling is ``(its own sampling class, mixin)``, the way ComfyUI's
+    ``model_base.model_sampling`` composes one, with ``attrs`` set on it."""
+    ms = model.get_model_object("model_sampling")
+    base = [c for c in type(ms).__mro__ if issubclass(c, torch.nn.Module)][0] if mixin else type(ms)
+    cls = type("ModelSampling", (base, mixin), {}) if mixin else type(ms)
+    new = cls(model.model.model_config)
+    for k, v in attrs.items():
+        setattr(new, k, v)
+    m = model.clone()
+    m.add_object_patch("model_sampling", new)
+    return m
+
+
+def test_image_to_image_models_are_refused(comfy, base, flux, sd15, conds):
+    import comfy.model_sampling as ms
+
+    names = [n for n in ("IMG_TO_IMG", "IMG_TO_IMG_FLOW", "IMG_TO_IMG_VELOCITY") if hasattr(ms, n)]
+    assert "IMG_TO_IMG" in names  # 0.3.64 has IMG_TO_IMG (Lotus); 0.33+ adds the flow ones
+    for name in names:
+        flow = issubclass(getattr(ms, name), ms.CONST)
+        model = with_sampling(comfy, flux if flow else sd15, getattr(ms, name))
+        lat = base["latent"] if flow else conds.latent(1, 4, 16, 16)
+        pos = base["source_positive"] if flow else conds.sd()
+        msg = fails(comfy, SYNC, "model:", **{**base, "model": model, "latent": lat, "source_positive": pos,
+                                              "target_positive": pos})
+        assert name in msg and "does not sample from noise" in msg, msg
+        fails(comfy, "CoupledSDE_ForwardNoising", "model:", model=model, latent=lat, sigmas=base["sigmas"],
+              start_step=1, seed=0)
+
+
+def test_nested_audio_video_latents_are_refused(comfy, base):
+    try:
+        from comfy.nested_tensor import NestedTensor
+    except ImportError:  # ComfyUIs before nested latents (0.3.64) cannot hand one to a node
+        NestedTensor = None
+    if NestedTensor is not None:
+        nested = {"samples": NestedTensor([base["latent"]["samples"], torch.zeros(1, 8, 4)])}
+        msg = fails(comfy, SYNC, "latent:", **{**base, "latent": nested})
+        assert "nested" in msg
+
+
+def test_latent_rank_must_match_the_model(comfy, base):
+    msg = fails(comfy, SYNC, "latent:", **{**base, "latent": {"samples": torch.zeros(1, 16, 2, 16, 16)}})
+    assert "(B, C, H, W)" in msg and "(1, 16, 2, 16, 16)" in msg
+
+
+def test_downscale_ratio_hints_are_dropped_as_stock_samplers_do(comfy, base):
+    lat = dict(base["latent"], downscale_ratio_spacial=8, noise_mask=torch.ones(1, 16, 16))
+    (out,) = comfy.run(SYNC, **{**base, "latent": lat})
+    assert "downscale_ratio_spacial" not in out and "noise_mask" in out
+
+
+def test_flow_noise_scale_is_exact(comfy, base, flux, conds):
+    """``x = (1 - sigma) x0 + sigma s eps`` (model_sampling.noise_scale, HiDream-O1: 8): the model sees
+    noise of std ``s sigma``; identity stays bit-exact, Cycle-SDE reconstructs, increments made at
+    one scale are refused at another."""
+    scaled = with_sampling(comfy, flux, None, noise_scale=8.0)
+    seen = []
+
+    def wrapper(apply_model, args):
+        seen.append((args["input"].clone(), float(args["timestep"][0])))
+        return apply_model(args["input"], args["timestep"], **args["c"])
+
+    scaled.set_model_unet_function_wrapper(wrapper)
+    lat = conds.latent(1, 16, 32, 32)
+    args = {**base, "model": scaled, "latent": lat, "start_step": 0}
+    (same,) = comfy.run(SYNC, **{**args, "target_positive": args["source_positive"]})
+    assert torch.equal(same["samples"], lat["samples"])
+    # the first model input is X_0 at sigma_0 = 1 (pure noise): std s * sigma_0 in model space
+    x_first, sigma0 = seen[0]
+    assert sigma0 == pytest.approx(1.0, abs=1e-3)
+    assert x_first.std().item() == pytest.approx(8.0, rel=0.05)
+    # a later input at sigma_i has noise std s * sigma_i around (1 - sigma_i) x0
+    x0 = scaled.model.process_latent_in(lat["samples"])
+    x_i, sig_i = seen[2]
+    assert ((x_i[:1] - (1 - sig_i) * x0) / sig_i).std().item() == pytest.approx(8.0, rel=0.06)
+    # the edit differs from the same edit on the unscaled model: the scale is used, not ignored
+    (edited,) = comfy.run(SYNC, **args)
+    (plain,) = comfy.run(SYNC, **{**args, "model": flux})
+    assert (edited["samples"] - plain["samples"]).abs().max().item() > 1e-2
+    # Cycle-SDE reconstruction at s = 8
+    (inc,) = comfy.run("CoupledSDE_CycleSDEInversion", model=scaled, positive=base["source_positive"],
+                       latent=lat, sigmas=base["sigmas"], start_step=1, seed=0)
+    (rec,) = comfy.run("CoupledSDE_CycleSDESampling", model=scaled, positive=base["source_positive"],
+                       increments=inc)
+    assert (rec["samples"] - lat["samples"]).abs().max().item() < 1e-4
+    msg = fails(comfy, "CoupledSDE_CoupledSampling", "increments:", model=flux,
+                positive=base["target_positive"], increments=inc)
+    assert "noise scale 8" in msg

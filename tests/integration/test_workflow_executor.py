@@ -59,7 +59,7 @@ def execute(comfy, prompt):
     valid, error, outputs, node_errors = asyncio.run(comfy.execution.validate_prompt(pid, prompt, None))
     assert valid and not node_errors, (error, node_errors)
     assert sorted(outputs) == sorted(k for k, v in prompt.items() if v["class_type"].startswith("Save"))
-    executor = comfy.execution.PromptExecutor(comfy.server.PromptServer.instance, cache_type=False)
+    executor = comfy.executor()
     asyncio.run(executor.execute_async(prompt, pid, {}, outputs))
     return executor
 

@@ -7,4 +7,4 @@ Importers that check package metadata (transformers) still see torchvision as ab
 because this stand-in has no dist-info.
 """
 __version__ = "0.0.0+comfyui.test.stub"
-from . import models, transforms  # noqa: E402,F401
+from . import models, ops, transforms  # noqa: E402,F401

@@ -21,3 +21,7 @@ class Normalize:
 
 
 __all__ = ["Compose", "Normalize", "InterpolationMode", "functional"]
+
+from standin_missing import module_getattr  # noqa: E402
+
+__getattr__ = module_getattr(__name__)  # ToPILImage, ToTensor, ... (ComfyUI 0.33 nodes_rtdetr): unusable
