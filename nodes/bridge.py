@@ -317,6 +317,7 @@ class BranchGuider(comfy.samplers.CFGGuider):
                 conds[f"{name}:negative"] = b.negative
         self.inner_set_conds(conds)
         self.active: Optional[str] = None
+        self.active_cfg: Optional[float] = None  # a per-call cfg (SDE-Drag's schedule), else the branch's
         self.branch_conds: dict[str, dict[str, list]] = {}
         self.pair_conds = None
         self.scale = noise_scale(model_patcher)  # the algorithms run in x / s (see noise_scale)
@@ -325,27 +326,31 @@ class BranchGuider(comfy.samplers.CFGGuider):
     # -- evaluation ---------------------------------------------------------------------------
     def predict_noise(self, x, timestep, model_options={}, seed=None):  # noqa: B006 (ComfyUI's signature)
         conds = self.branch_conds[self.active]
-        cfg = self.branches[self.active].cfg
+        cfg = self.branches[self.active].cfg if self.active_cfg is None else self.active_cfg
         return comfy.samplers.sampling_function(self.inner_model, x, timestep, conds.get("negative"),
                                                 conds["positive"], cfg, model_options=model_options, seed=seed)
 
-    def denoise(self, branch: str, x: torch.Tensor, sigma: float, extra_args: dict) -> torch.Tensor:
-        """``D(x, sigma)`` of one branch, through the guider's wrappers (``outer_predict_noise``)."""
-        self.active = branch
+    def denoise(self, branch: str, x: torch.Tensor, sigma: float, extra_args: dict,
+                cfg: Optional[float] = None) -> torch.Tensor:
+        """``D(x, sigma)`` of one branch, through the guider's wrappers (``outer_predict_noise``), at the
+        branch's cfg or, for this call only, at ``cfg``."""
+        self.active, self.active_cfg = branch, cfg
         s = torch.full((x.shape[0],), sigma, device=x.device, dtype=torch.float32)
         if self.scale == 1.0:
             return self(x, s, model_options=extra_args["model_options"], seed=extra_args.get("seed"))
         return self(x * self.scale, s, model_options=extra_args["model_options"], seed=extra_args.get("seed")) / self.scale
 
-    def denoise_pair(self, x: torch.Tensor, y: torch.Tensor, sigma: float, extra_args: dict):
-        """``(D_src(x), D_tgt(y))``: one batched call when possible, else two."""
+    def denoise_pair(self, x: torch.Tensor, y: torch.Tensor, sigma: float, extra_args: dict,
+                     cfg: Optional[float] = None):
+        """``(D_src(x), D_tgt(y))``: one batched call when possible, else two (``cfg``: as :meth:`denoise`)."""
         if self.pair_conds is None or not self._pair_fits(x):
-            return (self.denoise("source", x, sigma, extra_args), self.denoise("target", y, sigma, extra_args))
+            return (self.denoise("source", x, sigma, extra_args, cfg),
+                    self.denoise("target", y, sigma, extra_args, cfg))
         xy = torch.cat([x, y])
         s = torch.full((xy.shape[0],), sigma, device=x.device, dtype=torch.float32)
         pos, neg = self.pair_conds
         out = comfy.samplers.sampling_function(self.inner_model, xy if self.scale == 1.0 else xy * self.scale, s, neg,
-                                               pos, self.branches["source"].cfg,
+                                               pos, self.branches["source"].cfg if cfg is None else cfg,
                                                model_options=extra_args["model_options"], seed=extra_args.get("seed"))
         if self.scale != 1.0:
             out = out / self.scale
@@ -445,16 +450,15 @@ class Context:
     device: torch.device
     node_callback: Optional[Callable]
 
-    def denoiser(self, branch: str):
-        return lambda x, sigma: self.guider.denoise(branch, x, sigma, self.extra_args)
+    def denoiser(self, branch: str, cfg_at: Optional[Callable[[float], float]] = None):
+        """``denoise(x, sigma)`` of one branch; ``cfg_at(sigma)``, if given, sets each call's cfg (SDE-Drag's
+        schedule) without touching the branch, which both halves of a batched call share."""
+        if cfg_at is None:
+            return lambda x, sigma: self.guider.denoise(branch, x, sigma, self.extra_args)
+        return lambda x, sigma: self.guider.denoise(branch, x, sigma, self.extra_args, cfg_at(sigma))
 
-    def pair(self, x, y, sigma):
-        return self.guider.denoise_pair(x, y, sigma, self.extra_args)
-
-    def set_cfg(self, cfg: float) -> None:
-        """Change every branch's cfg for the following calls (SDE-Drag's CFG schedule)."""
-        for b in self.guider.branches.values():
-            b.cfg = float(cfg)
+    def pair(self, x, y, sigma, cfg: Optional[float] = None):
+        return self.guider.denoise_pair(x, y, sigma, self.extra_args, cfg)
 
     def step(self, info: dict) -> None:
         """The core's per-step callback -> ComfyUI's (progress bar, preview); honours cancel."""

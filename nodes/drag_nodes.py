@@ -165,16 +165,10 @@ class SDEDrag(io.ComfyNode):
         family = bridge.noise_family(model)
 
         def edit(ctx, x0, sig):
-            def denoise(x, sigma):
-                ctx.set_cfg(cfg_at[sigma])
-                return ctx.denoiser("source")(x, sigma)
-
-            def both(x, y, sigma):
-                ctx.set_cfg(cfg_at[sigma])
-                return ctx.pair(x, y, sigma)
-
-            return sde_drag(x0, sig, family, denoise, src, tgt, step=drag_step, alpha=alpha, beta=beta, r=r,
-                            seed=seed, mask=bridge.to_device(m, ctx.device), solver=solver, denoise_both=both,
+            # the CFG schedule is set per call: both halves of a batched call share one branch
+            return sde_drag(x0, sig, family, ctx.denoiser("source", cfg_at.__getitem__), src, tgt, step=drag_step,
+                            alpha=alpha, beta=beta, r=r, seed=seed, mask=bridge.to_device(m, ctx.device),
+                            solver=solver, denoise_both=lambda x, y, sigma: ctx.pair(x, y, sigma, cfg_at[sigma]),
                             callback=ctx.step)
 
         # the same prompt on both halves of every batched call: the path and the dragged latent

@@ -94,6 +94,18 @@ def test_sd15_drag_with_cfg_schedule(comfy, sd15, conds):
     # (cfg runs from 3 at t0 down to 1 + 2/6 at the last step, always > 1)
     assert batches == [4] * 18
     assert (out - lat["samples"]).abs().mean().item() > 1e-3
+    # the schedule reaches every call: cfg 1 + (cfg_max - 1)(n - i)/n at step i of each iteration
+    scales = []
+
+    def cfg_function(args):  # the stock formula, recording the scale it is given
+        scales.append(float(args["cond_scale"]))
+        return args["uncond"] + (args["cond"] - args["uncond"]) * args["cond_scale"]
+
+    m2 = sd15.clone()
+    m2.set_model_sampler_cfg_function(cfg_function)
+    # (the same result to float round-off: the formula runs on x - D rather than on D)
+    assert torch.allclose(drag(comfy, m2, pos, lat, p, negative=neg, cfg_max=3.0, drag_step=2.0), out, atol=1e-3)
+    assert scales == pytest.approx([1 + 2.0 * (6 - i) / 6 for i in range(6)] * 3)
     with pytest.raises(ValueError, match="^negative: cfg_max 3 needs a negative prompt"):
         drag(comfy, sd15, pos, lat, p, cfg_max=3.0)
     with pytest.raises(ValueError, match=r"^drag_points: source point 1 \(64, 12\) lies outside the 64x64 image"):
