@@ -6,8 +6,17 @@ from comfy_api.latest import io
 
 from ..sampling import NoiseFamily, flowedit
 from . import bridge
-from .coupled_nodes import CATEGORY, _cfg, _latent_out, _model, _negative, _seed, _sigmas, _start_step, \
-    two_branch_edit
+from .common import (
+    CATEGORY,
+    cfg_input,
+    latent_output,
+    model_input,
+    negative_input,
+    seed_input,
+    sigmas_input,
+    start_step_input,
+    two_branch_edit,
+)
 
 
 class FlowEdit(io.ComfyNode):
@@ -21,22 +30,22 @@ class FlowEdit(io.ComfyNode):
                         "with Sync-SDE Edit on the same inputs. Fresh noise every step; 2 evaluations per step "
                         "(x n_avg), batched when possible.",
             inputs=[
-                _model(),
+                model_input(),
                 io.Conditioning.Input("source_positive", tooltip="What the image shows now."),
                 io.Conditioning.Input("target_positive", tooltip="What it should show."),
                 io.Latent.Input("latent", tooltip="The source latent."),
-                _sigmas(),
-                _start_step(),
-                _seed(),
+                sigmas_input(),
+                start_step_input(),
+                seed_input(),
                 io.Int.Input("n_avg", default=1, min=1, max=16, tooltip="Noise samples averaged per step (paper: 1)."),
                 io.Int.Input("n_min", default=0, min=0, max=1000, tooltip=(
                     "The last n_min steps are plain target sampling (paper: 0).")),
-                _negative("source_negative", "source"),
-                _negative("target_negative", "target"),
-                _cfg("source_cfg"),
-                _cfg("target_cfg"),
+                negative_input("source_negative", "source"),
+                negative_input("target_negative", "target"),
+                cfg_input("source_cfg"),
+                cfg_input("target_cfg"),
             ],
-            outputs=[_latent_out()],
+            outputs=[latent_output()],
         )
 
     @classmethod

@@ -336,9 +336,10 @@ class BranchGuider(comfy.samplers.CFGGuider):
         branch's cfg or, for this call only, at ``cfg``."""
         self.active, self.active_cfg = branch, cfg
         s = torch.full((x.shape[0],), sigma, device=x.device, dtype=torch.float32)
+        options, seed = extra_args["model_options"], extra_args.get("seed")
         if self.scale == 1.0:
-            return self(x, s, model_options=extra_args["model_options"], seed=extra_args.get("seed"))
-        return self(x * self.scale, s, model_options=extra_args["model_options"], seed=extra_args.get("seed")) / self.scale
+            return self(x, s, model_options=options, seed=seed)
+        return self(x * self.scale, s, model_options=options, seed=seed) / self.scale
 
     def denoise_pair(self, x: torch.Tensor, y: torch.Tensor, sigma: float, extra_args: dict,
                      cfg: Optional[float] = None):
@@ -488,7 +489,7 @@ class _AlgorithmSampler(comfy.samplers.Sampler):
 
 def run_guided(model, branches: dict[str, Branch], samples: torch.Tensor, sigmas: torch.Tensor,
                work: Callable[[Context], object], seed: int):
-    """Run ``work(ctx)`` inside ``BranchGuider(model).sample``; returns ``(result, guider)``.
+    """Run ``work(ctx)`` inside ``BranchGuider(model).sample`` and return what ``work`` returned.
 
     ``work`` is given a :class:`Context` and returns anything (a latent in model space, or
     increments). ``sigmas`` is the schedule actually run (its length sets the progress bar).
@@ -501,30 +502,4 @@ def run_guided(model, branches: dict[str, Branch], samples: torch.Tensor, sigmas
     zeros = torch.zeros_like(samples, dtype=torch.float32)
     guider.sample(zeros, samples.to(torch.float32), sampler, sigmas.to(torch.float32), callback=node_callback,
                   disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
-    return sampler.result, guider
-
-
-# ---------------------------------------------------------------------------------------------
-# What travels between the nodes (custom IO types)
-# ---------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class SourcePath:
-    """``COUPLED_SDE_PATH``: the source latent noised along one Brownian path (model space, CPU)."""
-
-    path: BrownianPath
-    source: dict
-    made_by: ModelSignature
-    start_step: int
-    start: Optional[torch.Tensor] = None  # a copy-pasted Y_0 (Copy-Paste Latents), model space
-
-
-@dataclass(frozen=True)
-class SourceIncrements:
-    """``COUPLED_SDE_INCREMENTS``: the structured backward increments of a source path (CPU)."""
-
-    increments: Increments
-    source: dict
-    made_by: ModelSignature
-    method: str
-    start: Optional[torch.Tensor] = None
+    return sampler.result

@@ -10,11 +10,21 @@ from comfy_api.latest import io, ui
 
 from ..sampling import copy_paste_noisy, sde_drag
 from . import bridge
-from .bridge import SourcePath
-from .coupled_nodes import CATEGORY, PathType, _branch, _edit_mask, _mask, _model, _seed, _solver, edit_latent
+from .common import (
+    CATEGORY,
+    DragPointsType,
+    PathType,
+    SourcePath,
+    branch,
+    edit_latent,
+    edit_mask,
+    mask_input,
+    model_input,
+    seed_input,
+    solver_input,
+)
 from .points import DragPoints, parse_drag_points, strokes_to_mask
 
-DragPointsType = io.Custom("DRAG_POINTS")
 EMPTY_POINTS = '{"sources": [], "targets": []}'
 
 
@@ -96,7 +106,7 @@ class CopyPasteLatents(io.ComfyNode):
                 PathType.Input("path", tooltip="From Forward Noising, started at t0 (e.g. 60% of the schedule)."),
                 _drag_points_input(),
                 *_copy_paste_inputs(),
-                _seed(),
+                seed_input(),
             ],
             outputs=[PathType.Output(display_name="PATH", tooltip="The path with its pasted starting state.")],
         )
@@ -125,13 +135,13 @@ class SDEDrag(io.ComfyNode):
                         "Brownian path, copy-pastes the windows, and reverses with the same prompt and the path's "
                         "increments (2 model evaluations per step, batched).",
             inputs=[
-                _model(),
+                model_input(),
                 io.Conditioning.Input("positive", tooltip="A prompt describing the image (kept during the drag)."),
                 io.Latent.Input("latent", tooltip="The image's latent (VAE Encode)."),
                 _drag_points_input(),
                 io.Conditioning.Input("negative", optional=True, tooltip=(
                     "Negative prompt for the CFG schedule (an empty prompt works); needed when cfg_max > 1.")),
-                _mask(),
+                mask_input(),
                 io.Float.Input("t0", default=0.6, min=0.01, max=1.0, step=0.01, tooltip=(
                     "Where each iteration starts, as a fraction of the noise schedule (paper: 0.6). Higher = "
                     "more freedom to re-draw, less fidelity.")),
@@ -142,8 +152,8 @@ class SDEDrag(io.ComfyNode):
                 *_copy_paste_inputs(),
                 io.Float.Input("cfg_max", default=3.0, min=1.0, max=20.0, step=0.1, tooltip=(
                     "CFG rises linearly from 1 at the end of each iteration to this at t0 (paper: 3).")),
-                _seed(),
-                _solver(),
+                seed_input(),
+                solver_input(),
             ],
             outputs=[io.Latent.Output(display_name="LATENT", tooltip="The dragged latent.")],
         )
@@ -157,11 +167,11 @@ class SDEDrag(io.ComfyNode):
         if negative is None and cfg_max > 1.0:
             raise ValueError(f"negative: cfg_max {cfg_max:g} needs a negative prompt (an empty CLIP Text Encode "
                              "works), or set cfg_max to 1")
-        branch = _branch(positive, negative, cfg_max, samples.shape[0], "positive")
+        prompt = branch(positive, negative, cfg_max, samples.shape[0], "positive")
         sig = bridge.drag_sigmas(model, steps, t0)
         n = sig.numel() - 1
         cfg_at = {float(s): 1.0 + (cfg_max - 1.0) * (n - i) / n for i, s in enumerate(sig[:-1].tolist())}
-        m = _edit_mask(mask, latent, samples)
+        m = edit_mask(mask, latent, samples)
         family = bridge.noise_family(model)
 
         def edit(ctx, x0, sig):
@@ -172,7 +182,7 @@ class SDEDrag(io.ComfyNode):
                             callback=ctx.step)
 
         # the same prompt on both halves of every batched call: the path and the dragged latent
-        return edit_latent(model, latent, samples, {"source": branch, "target": branch}, sig, seed, edit)
+        return edit_latent(model, latent, samples, {"source": prompt, "target": prompt}, sig, seed, edit)
 
 
 NODES = [DragPointsEditor, CopyPasteLatents, SDEDrag]

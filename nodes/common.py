@@ -1,0 +1,143 @@
+"""What the node modules share: the category, the custom IO types and the values they carry, the
+input builders (names, defaults and tooltips in one place) and the edit frames.
+
+Public inside the package; node modules hold only their nodes. No ComfyUI internals here (those
+live in ``bridge.py``): only ``comfy_api``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+from comfy_api.latest import io
+
+from ..sampling import SOLVERS, BrownianPath, Increments
+from . import bridge
+from .bridge import Branch, ModelSignature
+
+CATEGORY = "sampling/coupled_sde"
+PathType = io.Custom("COUPLED_SDE_PATH")
+IncrementsType = io.Custom("COUPLED_SDE_INCREMENTS")
+DragPointsType = io.Custom("DRAG_POINTS")
+SEED_MAX = 0xFFFFFFFFFFFFFFFF
+
+# ---- inputs and outputs -------------------------------------------------------------------------
+
+def model_input():
+    return io.Model.Input("model", tooltip="The diffusion model (any loader: checkpoint, UNET/diffusion model, "
+                          "GGUF, with LoRAs). Its sampling type decides the noise family (flow for Flux/SD3, "
+                          "VE for SD1.5/SDXL).")
+
+
+def sigmas_input():
+    return io.Sigmas.Input("sigmas", tooltip="The full noise schedule, e.g. from BasicScheduler (strictly "
+                           "decreasing, ending at 0). Editing starts at start_step.")
+
+
+def start_step_input(default=4):
+    return io.Int.Input("start_step", default=default, min=0, max=10000, tooltip=(
+        "Index into SIGMAS where editing starts. 0 = from the noisiest sigma (largest change); higher = "
+        "later start = closer to the source. Flux.1-dev reference: 4 of 28."))
+
+
+def seed_input():
+    return io.Int.Input("seed", default=0, min=0, max=SEED_MAX, control_after_generate=True,
+                        tooltip="Seed of the Brownian path (local generator; same seed = same result).")
+
+
+def solver_input():
+    return io.Combo.Input("solver", options=list(SOLVERS), default="posterior", tooltip=(
+        "posterior: exact DDPM-posterior step, stable at sigma = 1 (default). euler: the sync-SDE reference "
+        "code's Euler-Maruyama step (paper replication; not allowed at a flow sigma of 1)."))
+
+
+def cfg_input(name, default=1.0):
+    return io.Float.Input(name, default=default, min=0.0, max=100.0, step=0.1, round=0.01, tooltip=(
+        "Classifier-free guidance scale for this branch (needs a negative; 1.0 = no CFG, one call per step). "
+        "Flux.1-dev uses its distilled guidance instead (set it with FluxGuidance on the conditioning)."))
+
+
+def negative_input(name, branch):
+    return io.Conditioning.Input(name, optional=True, tooltip=(
+        f"Optional negative prompt of the {branch} branch (used when its cfg is not 1)."))
+
+
+def mask_input():
+    return io.Mask.Input("mask", optional=True, tooltip=(
+        "Optional MASK, white = editable. Outside it the source is reproduced exactly. Resized to the latent; "
+        "if absent, the latent's own noise mask (Set Latent Noise Mask) is used."))
+
+
+def latent_output(tooltip="The edited latent (same shape and batch as the source).", name="LATENT"):
+    return io.Latent.Output(display_name=name, tooltip=tooltip)
+
+
+def branch(positive, negative, cfg, batch, name):
+    bridge.check_conditioning(positive, batch, name)
+    if negative is not None:
+        bridge.check_conditioning(negative, batch, name.replace("positive", "negative"))
+    return Branch(positive, negative, float(cfg))
+
+
+def edit_mask(mask, source_latent: dict, samples: torch.Tensor):
+    if mask is None:
+        mask = source_latent.get("noise_mask")
+    return bridge.latent_mask(mask, samples)
+
+
+def output_latent(source_latent: dict, samples: torch.Tensor) -> dict:
+    """The input LATENT with new samples, as stock samplers return it: other keys (noise_mask included)
+    kept, the empty-latent size hints ``downscale_ratio_spacial`` / ``_temporal`` dropped (the
+    samples are now at the model's own scale)."""
+    out = dict(source_latent)
+    out.pop("downscale_ratio_spacial", None)
+    out.pop("downscale_ratio_temporal", None)
+    out["samples"] = samples
+    return out
+
+
+# ---- what travels between the nodes (the custom IO types' values) ----------------------------
+
+@dataclass(frozen=True)
+class SourcePath:
+    """``COUPLED_SDE_PATH``: the source latent noised along one Brownian path (model space, CPU)."""
+
+    path: BrownianPath
+    source: dict
+    made_by: ModelSignature
+    start_step: int
+    start: Optional[torch.Tensor] = None  # a copy-pasted Y_0 (Copy-Paste Latents), model space
+
+
+@dataclass(frozen=True)
+class SourceIncrements:
+    """``COUPLED_SDE_INCREMENTS``: the structured backward increments of a source path (CPU)."""
+
+    increments: Increments
+    source: dict
+    made_by: ModelSignature
+    method: str
+    start: Optional[torch.Tensor] = None
+
+
+# ---- edit frames ----------------------------------------------------------------------------
+
+def two_branch_edit(model, latent, sigmas, start_step, seed, source, target, edit) -> io.NodeOutput:
+    """The frame of every source -> target edit node: check the inputs, run
+    ``edit(ctx, x0_model_space, sigmas) -> y`` inside the guider, map back to a LATENT.
+    ``source`` / ``target``: ``(positive, negative, cfg)``."""
+    samples = bridge.latent_samples(model, latent)
+    sig = bridge.slice_sigmas(sigmas, start_step)
+    b = samples.shape[0]
+    branches = {"source": branch(*source, b, "source_positive"), "target": branch(*target, b, "target_positive")}
+    return edit_latent(model, latent, samples, branches, sig, seed, edit)
+
+
+def edit_latent(model, latent, samples, branches, sig, seed, edit) -> io.NodeOutput:
+    """Run ``edit(ctx, x0_model_space, sigmas) -> y`` inside the guider and return the edited LATENT
+    (the input's exact bits wherever nothing changed)."""
+    x0 = bridge.to_model_space(model, samples)
+    y = bridge.run_guided(model, branches, samples, sig, lambda ctx: edit(ctx, x0.to(ctx.device), sig), seed=seed)
+    return io.NodeOutput(output_latent(latent, bridge.from_model_space(model, y, x0, samples)))
