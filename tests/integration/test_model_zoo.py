@@ -1,0 +1,265 @@
+"""The nodes on five more model families (tests/integration/zoo.py): SDXL and SD2.x-v (VE family,
+EPS and V_PREDICTION), SD3.5, Qwen-Image with 5-D image latents (B, C, 1, H, W) and Wan 2.1 with
+video latents (B, C, T, H, W) (flow family). Four are loaded by the stock UNETLoader through
+ComfyUI's own detection; Qwen-Image is built from ComfyUI's classes at a small width, and its
+loader path is checked once at the width detection fixes. Each runs the same checks: exact
+identity, a real edit, the three-node chain, exact masks, Cycle-SDE reconstruction and SDE Drag."""
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+import zoo
+
+SYNC, FWD, INC, CPL = ("CoupledSDE_SyncSDEEdit", "CoupledSDE_ForwardNoising", "CoupledSDE_BackwardIncrements",
+                       "CoupledSDE_CoupledSampling")
+CINV, CSAM, DRAG, PTS = ("CoupledSDE_CycleSDEInversion", "CoupledSDE_CycleSDESampling", "CoupledSDE_SDEDrag",
+                         "CoupledSDE_DragPoints")
+NAMES = list(zoo.SPECS)
+CELL = 8  # pixels per latent cell (every VAE here downscales 8x)
+
+
+@pytest.fixture(params=NAMES)
+def zm(request, comfy):
+    """(spec, MODEL, generator) for one zoo model."""
+    spec = zoo.SPECS[request.param]
+    return spec, request.getfixturevalue(spec.fixture), torch.Generator().manual_seed(21)
+
+
+def sigmas(comfy, model, steps=6):
+    (s,) = comfy.stock("BasicScheduler", "get_sigmas", model, "simple", steps, 1.0)
+    return s
+
+
+def edit(comfy, model, src, tgt, lat, sig, start=1, seed=3, **kw):
+    (out,) = comfy.run(SYNC, model=model, source_positive=src, target_positive=tgt, latent=lat, sigmas=sig,
+                       start_step=start, seed=seed, **kw)
+    return out["samples"]
+
+
+def pixel_rect(batch, size, frames=1, rects=((0.5, 1.0, 0.5, 1.0),)):
+    """A MASK at image size (``size`` latent cells x 8 pixels): 1 inside ``rects[b]`` (fractions
+    y0, y1, x0, x1 of the image), 0 outside; ``frames`` > 1 gives a per-frame (F, H, W) MASK."""
+    p = size * CELL
+    m = torch.zeros(max(batch, frames), p, p)
+    for b in range(m.shape[0]):
+        y0, y1, x0, x1 = rects[b % len(rects)]
+        m[b, int(y0 * p):int(y1 * p), int(x0 * p):int(x1 * p)] = 1.0
+    return m
+
+
+def frame_support(t: int, frames: int, pixel_frames: int) -> range:
+    """The pixel frames latent frame ``t`` may depend on, generously: Wan's causal VAE grouping
+    (frame 0 alone, then 4 a frame) and an even split, both widened by one frame."""
+    causal = (0, 0) if t == 0 else (4 * t - 3, 4 * t)
+    even = (t * pixel_frames // frames, -(-(t + 1) * pixel_frames // frames) - 1)
+    lo, hi = min(causal[0], even[0]) - 1, max(causal[1], even[1]) + 1
+    return range(max(lo, 0), min(hi, pixel_frames - 1) + 1)
+
+
+def latent_regions(mask: torch.Tensor, samples: torch.Tensor, pixel_frames: int = 1):
+    """Conservative latent regions of an image-size MASK: ``(outside, inside)`` boolean tensors
+    broadcastable to ``samples``. A cell is outside if the mask is 0 on every pixel of its 8x8 block
+    and of the 8 neighbouring blocks (and, for video, on every frame it may depend on); inside if
+    it is 1 on all of them. Any sensible resize (bilinear, area, nearest) keeps these exact."""
+    video = samples.ndim == 5 and samples.shape[2] > 1
+    m = mask[:, None].float()
+    hi = F.max_pool2d(F.max_pool2d(m, CELL), 3, stride=1, padding=1)
+    lo = -F.max_pool2d(F.max_pool2d(-m, CELL), 3, stride=1, padding=1)
+    if video:
+        frames = samples.shape[2]
+        if m.shape[0] == 1:  # one mask for every frame
+            hi, lo = hi.expand(pixel_frames, -1, -1, -1), lo.expand(pixel_frames, -1, -1, -1)
+        sup = [list(frame_support(t, frames, pixel_frames)) for t in range(frames)]
+        hi = torch.stack([hi[s].amax(0) for s in sup], dim=1)[None]  # (1, 1, T, h, w)
+        lo = torch.stack([lo[s].amin(0) for s in sup], dim=1)[None]
+    elif samples.ndim == 5:
+        hi, lo = hi[:, :, None], lo[:, :, None]
+    return hi == 0, lo == 1
+
+
+def assert_kept_outside(out, x, outside, what):
+    o = outside.expand_as(x)
+    assert o.any(), f"{what}: the test's mask has no cell surely outside"
+    assert torch.equal(out[o], x[o]), f"{what}: changed outside the mask (max |diff| {(out - x)[o].abs().max():.3g})"
+
+
+def mean_change(out, x, region):
+    r = region.expand_as(x)
+    assert r.any()
+    return (out - x)[r].abs().mean().item()
+
+
+# ---- the models are what ComfyUI's detection says they are --------------------------------------
+
+@pytest.mark.parametrize("name,cls,sampling", [
+    ("sdxl", "SDXL", "EPS"), ("sd2_v", "SD20", "V_PREDICTION"), ("sd35", "SD3", "CONST"),
+    ("qwen_image", "QwenImage", "CONST"), ("wan21", "WAN21_T2V", "CONST")])
+def test_model_class_and_sampling(comfy, request, name, cls, sampling):
+    import comfy.model_sampling as ms
+
+    spec = zoo.SPECS[name]
+    model = request.getfixturevalue(spec.fixture)
+    assert type(model.model.model_config).__name__ == cls
+    assert isinstance(model.get_model_object("model_sampling"), getattr(ms, sampling))
+    assert isinstance(model.get_model_object("model_sampling"), ms.CONST) is spec.flow
+    dims = 3 if spec.frames is not None else 2
+    assert getattr(model.model.latent_format, "latent_dimensions", 2) == dims
+    assert model.model.latent_format.latent_channels == spec.channels
+
+
+# ---- a. identity edit: the input's bits -------------------------------------------------------------
+
+def test_identity_edit_is_bit_exact(comfy, zm):
+    spec, model, g = zm
+    src, lat = spec.cond(g), spec.latent(g)
+    sig = sigmas(comfy, model)
+    out = edit(comfy, model, src, src, lat, sig)
+    assert out.shape == lat["samples"].shape and torch.equal(out, lat["samples"])
+    if spec.frames == 1:
+        # a 4-D (B, C, H, W) latent gets its frame axis, as stock samplers give it: (B, C, 1, H, W)
+        flat = {"samples": lat["samples"][:, :, 0].clone()}
+        out4 = edit(comfy, model, src, src, flat, sig)
+        assert out4.shape == (1, spec.channels, 1, spec.size, spec.size)
+        assert torch.equal(out4, flat["samples"].unsqueeze(2))
+
+
+# ---- b. a target edit changes the latent, same shape ---------------------------------------------------
+
+def test_target_edit_changes_the_latent(comfy, zm):
+    spec, model, g = zm
+    src, tgt, lat = spec.cond(g), spec.cond(g), spec.latent(g)
+    out = edit(comfy, model, src, tgt, lat, sigmas(comfy, model))
+    assert out.shape == lat["samples"].shape
+    d = (out - lat["samples"]).abs()
+    print(f"{spec.name}: target edit mean |change| {d.mean():.4f}, max {d.max():.4f}")
+    assert d.max().item() > 1e-2 and d.mean().item() > 1e-3
+    assert torch.isfinite(out).all()
+    if spec.frames == 1:  # the 4-D form of the same latent: the same edit, 5-D out
+        out4 = edit(comfy, model, src, tgt, {"samples": lat["samples"][:, :, 0].clone()}, sigmas(comfy, model))
+        assert out4.shape == lat["samples"].shape and torch.equal(out4, out)
+
+
+# ---- c. the three-node chain is the all-in-one node ----------------------------------------------------
+
+def test_three_node_chain_equals_sync_sde_edit(comfy, zm):
+    spec, model, g = zm
+    src, tgt, lat = spec.cond(g), spec.cond(g), spec.latent(g)
+    sig = sigmas(comfy, model)
+    (path,) = comfy.run(FWD, model=model, latent=lat, sigmas=sig, start_step=1, seed=3)
+    (inc,) = comfy.run(INC, model=model, positive=src, path=path)
+    (same,) = comfy.run(CPL, model=model, positive=src, increments=inc)
+    assert torch.equal(same["samples"], lat["samples"])
+    (y,) = comfy.run(CPL, model=model, positive=tgt, increments=inc)
+    ref = edit(comfy, model, src, tgt, lat, sig, batch_branches=False)
+    assert y["samples"].shape == lat["samples"].shape
+    assert torch.equal(y["samples"], ref)
+    assert not torch.equal(ref, lat["samples"])
+
+
+# ---- d. masks: exact outside ----------------------------------------------------------------------
+
+def test_mask_keeps_the_source_outside(comfy, zm):
+    spec, model, g = zm
+    src, tgt, lat = spec.cond(g), spec.cond(g), spec.latent(g)
+    x = lat["samples"]
+    mask = pixel_rect(1, spec.size)  # the bottom-right quarter is editable
+    out = edit(comfy, model, src, tgt, lat, sigmas(comfy, model), mask=mask)
+    outside, inside = latent_regions(mask, x, spec.pixel_frames)
+    assert_kept_outside(out, x, outside, spec.name)
+    change = mean_change(out, x, inside)
+    print(f"{spec.name}: masked edit mean |change| inside {change:.4f}")
+    assert change > 1e-3
+
+
+def test_qwen_image_batch_masks_per_latent(comfy, zoo_qwen_image):
+    spec, model = zoo.SPECS["qwen_image"], zoo_qwen_image
+    g = torch.Generator().manual_seed(22)
+    src, tgt, lat = spec.cond(g, batch=2), spec.cond(g), spec.latent(g, batch=2)
+    x = lat["samples"]
+    assert x.shape == (2, 16, 1, spec.size, spec.size)
+    # a different editable rectangle for each latent of the batch
+    mask = pixel_rect(2, spec.size, rects=((0.0, 0.5, 0.0, 0.5), (0.5, 1.0, 0.25, 1.0)))
+    out = edit(comfy, model, src, tgt, lat, sigmas(comfy, model), mask=mask)
+    assert out.shape == x.shape
+    outside, inside = latent_regions(mask, x)
+    assert outside.shape[0] == 2 and not torch.equal(outside[0], outside[1])
+    for b in range(2):
+        assert_kept_outside(out[b:b + 1], x[b:b + 1], outside[b:b + 1], f"qwen_image latent {b}")
+        assert mean_change(out[b:b + 1], x[b:b + 1], inside[b:b + 1]) > 1e-3
+
+
+def test_wan_per_frame_mask(comfy, zoo_wan21):
+    spec, model = zoo.SPECS["wan21"], zoo_wan21
+    g = torch.Generator().manual_seed(23)
+    src, tgt, lat = spec.cond(g), spec.cond(g), spec.latent(g)
+    x = lat["samples"]
+    # a (9, H, W) MASK for the 9 pixel frames of 3 latent frames: only the last two are editable
+    mask = pixel_rect(1, spec.size, frames=spec.pixel_frames, rects=((0.25, 1.0, 0.25, 1.0),))
+    mask[:7] = 0.0
+    out = edit(comfy, model, src, tgt, lat, sigmas(comfy, model), mask=mask)
+    assert out.shape == x.shape
+    outside, _ = latent_regions(mask, x, spec.pixel_frames)
+    assert outside[:, :, :2].all(), "latent frames 0 and 1 see only masked-out pixel frames"
+    assert_kept_outside(out, x, outside, "wan21 per-frame mask")
+    assert torch.equal(out[:, :, :2], x[:, :, :2])
+    assert (out - x)[:, :, 2].abs().mean().item() > 1e-4  # the editable frame is edited
+
+
+# ---- e. Cycle-SDE reconstruction ---------------------------------------------------------------------
+
+def test_cycle_sde_reconstructs(comfy, zm):
+    spec, model, g = zm
+    src, tgt, lat = spec.cond(g), spec.cond(g), spec.latent(g)
+    sig = sigmas(comfy, model)
+    (inc,) = comfy.run(CINV, model=model, positive=src, latent=lat, sigmas=sig, start_step=0, seed=2)
+    (rec,) = comfy.run(CSAM, model=model, positive=src, increments=inc)
+    assert rec["samples"].shape == lat["samples"].shape
+    err = (rec["samples"] - lat["samples"]).abs().max().item()
+    print(f"{spec.name}: Cycle-SDE reconstruction max |err| = {err:.2e}")
+    assert err <= 1e-5
+    (ed,) = comfy.run(CSAM, model=model, positive=tgt, increments=inc)
+    assert (ed["samples"] - lat["samples"]).abs().mean().item() > 1e-3
+
+
+# ---- f. SDE Drag ------------------------------------------------------------------------------------
+
+def test_sde_drag_keeps_outside_and_moves_the_target(comfy, zm):
+    spec, model, g = zm
+    pos, lat = spec.cond(g), spec.latent(g)
+    x = lat["samples"]
+    n, p = spec.size, spec.size * CELL
+    image = torch.rand(1, p, p, 3, generator=g)
+    # drag from cell (n/4, n/4) to (5n/8, 5n/8) (2 iterations of 6 steps) inside a painted disc around
+    # the target (and a small one on the source)
+    src_px, tgt_px = [p // 4 + 4, p // 4 + 4], [5 * p // 8 + 4, 5 * p // 8 + 4]
+    strokes = [[tgt_px[0], tgt_px[1], 3 * p // 8, 1], [src_px[0], src_px[1], p // 8, 1]]
+    points, mask = comfy.run(PTS, image=image, points=json.dumps({"sources": [src_px], "targets": [tgt_px]}),
+                             mask_strokes=json.dumps(strokes))
+    (out,) = comfy.run(DRAG, model=model, positive=pos, latent=lat, drag_points=points, mask=mask, steps=10,
+                       t0=0.6, drag_step=n / 4, r=1, cfg_max=1.0, seed=4)
+    y = out["samples"]
+    assert y.shape == x.shape and torch.isfinite(y).all()
+    outside, _ = latent_regions(mask, x, spec.pixel_frames)
+    assert_kept_outside(y, x, outside, f"{spec.name} SDE Drag")
+    t = 5 * n // 8
+    window = (y - x)[..., t - 1:t + 2, t - 1:t + 2].abs().mean().item()
+    print(f"{spec.name}: SDE Drag mean |change| in the target window {window:.4f}")
+    assert window > 1e-3
+
+
+def test_qwen_image_stock_loaded_full_width(comfy, model_dir):
+    """The Qwen-Image loader path: the smallest file detection accepts (3072 wide), a 4-D latent."""
+    model = zoo.qwen_image_stock(comfy, model_dir)
+    spec, g = zoo.SPECS["qwen_image"], torch.Generator().manual_seed(24)
+    src, tgt = spec.cond(g), spec.cond(g)
+    lat = {"samples": torch.randn(1, 16, 8, 8, generator=g)}
+    sig = sigmas(comfy, model, steps=4)
+    same = edit(comfy, model, src, src, lat, sig)
+    assert same.shape == (1, 16, 1, 8, 8) and torch.equal(same, lat["samples"].unsqueeze(2))
+    out = edit(comfy, model, src, tgt, lat, sig)
+    assert out.shape == (1, 16, 1, 8, 8)
+    d = (out - lat["samples"].unsqueeze(2)).abs()
+    print(f"qwen_image (3072 wide, stock-loaded): target edit mean |change| {d.mean():.4f}, max {d.max():.4f}")
+    assert d.max().item() > 1e-2 and d.mean().item() > 1e-3
