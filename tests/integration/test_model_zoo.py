@@ -263,3 +263,20 @@ def test_qwen_image_stock_loaded_full_width(comfy, model_dir):
     d = (out - lat["samples"].unsqueeze(2)).abs()
     print(f"qwen_image (3072 wide, stock-loaded): target edit mean |change| {d.mean():.4f}, max {d.max():.4f}")
     assert d.max().item() > 1e-2 and d.mean().item() > 1e-3
+
+
+def test_bad_masks_and_latents_on_5d_models_name_the_input(comfy, zoo_qwen_image, zoo_wan21):
+    """Refusals on 5-D models start with the input's name: a mask batch that matches neither 1 nor
+    the latents' (Qwen-Image), a latent of the wrong rank (a 6-D latent, a 3-D one)."""
+    spec, model = zoo.SPECS["qwen_image"], zoo_qwen_image
+    g = torch.Generator().manual_seed(24)
+    src, lat = spec.cond(g, batch=2), spec.latent(g, batch=2)
+    sig = sigmas(comfy, model)
+    with pytest.raises(ValueError, match=r"^mask: has batch 3, but the latent has batch 2"):
+        edit(comfy, model, src, src, lat, sig, mask=torch.ones(3, 16 * CELL, 16 * CELL))
+    bad = {"samples": torch.zeros(1, 16, 1, 1, 16, 16)}
+    with pytest.raises(ValueError, match=r"^latent: this QwenImage MODEL takes latents of shape \(B, C, T, H, W\)"):
+        edit(comfy, model, spec.cond(g), spec.cond(g), bad, sig)
+    with pytest.raises(ValueError, match=r"^latent: this WAN21_T2V MODEL takes latents of shape"):
+        edit(comfy, zoo_wan21, zoo.SPECS["wan21"].cond(g), zoo.SPECS["wan21"].cond(g),
+             {"samples": torch.zeros(16, 16, 16)}, sig)
