@@ -10,7 +10,10 @@ Core (sync-SDE)::
     inc  = backward_increments(path, denoise_src, solver="posterior")    # n source calls, reusable
     y    = coupled_sample(inc, denoise_tgt, mask=None)                   # n target calls
 
-The README's "Core API" section lists every function; each docstring gives the equations.
+Options are keyword-only, in one order (``seed``, ``solver``, ``mask``, ``kind``, the method's own,
+then ``denoise_both`` and ``callback``), and every function that takes a denoiser runs under
+``torch.no_grad()``. The README's "Core API" section lists every function; each docstring gives
+the equations, and docs/ALGORITHMS.md derives them.
 """
 
 from .analytic import GaussianMixture
@@ -19,8 +22,8 @@ from .coupled import Increments, backward_increments, coupled_sample, reconstruc
 from .cycle import cycle_sde_invert, cycle_sde_sample
 from .drag import copy_paste, copy_paste_noisy, drag_schedule, pixels_to_cells
 from .path import PATH_KINDS, BrownianPath, forward_path, subsample_path
-from .sde_drag import drag_iterations, sde_drag
 from .schedule import SOLVERS, NoiseFamily, StepCoefficients, step_coefficients
+from .sde_drag import drag_iterations, sde_drag
 
 __all__ = [
     "NoiseFamily",

@@ -1,4 +1,8 @@
-"""Small shared helpers: working dtype, checked denoiser calls, masks and seeded noise."""
+"""Small shared helpers: working dtype, checked denoiser calls, masks and seeded noise.
+
+Package-internal (the module is private), but shared by every sampler here: nothing in it has a
+leading underscore.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Callable, Optional
 import torch
 
 Denoiser = Callable[[torch.Tensor, float], torch.Tensor]
+PairDenoiser = Callable[[torch.Tensor, torch.Tensor, float], tuple]
 StepCallback = Callable[[dict], None]
 
 
@@ -32,6 +37,26 @@ def call_denoiser(denoise: Denoiser, x: torch.Tensor, sigma: float, name: str) -
     if not callable(denoise):
         raise ValueError(f"{name}: expected a callable denoise(x, sigma) -> x0_hat, got {type(denoise).__name__}")
     return check_denoised(denoise(x, sigma), x, sigma, name)
+
+
+def denoise_pair(denoise_src: Denoiser, denoise_tgt: Denoiser, denoise_both: Optional[PairDenoiser],
+                 x: torch.Tensor, y: torch.Tensor, sigma: float) -> tuple:
+    """One step's two checked denoiser answers: ``(D_src(x, sigma), D_tgt(y, sigma))``.
+
+    Without ``denoise_both`` these are two single calls (:func:`call_denoiser`, errors naming
+    ``denoise_src`` / ``denoise_tgt``). With it, the pair comes from one call
+    ``denoise_both(x, y, sigma) -> (D_src, D_tgt)``, which lets a caller batch the two halves; it
+    must return a pair, and each half is checked against its own input (:func:`check_denoised`).
+    Used by the sync-SDE edit, FlowEdit and SDE-Drag (there with the same denoiser twice).
+    """
+    if denoise_both is None:
+        return (call_denoiser(denoise_src, x, sigma, "denoise_src"),
+                call_denoiser(denoise_tgt, y, sigma, "denoise_tgt"))
+    pair = denoise_both(x, y, sigma)
+    if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+        raise ValueError("denoise_both: must return a pair (D_src, D_tgt)")
+    return (check_denoised(pair[0], x, sigma, "denoise_both (source half)"),
+            check_denoised(pair[1], y, sigma, "denoise_both (target half)"))
 
 
 def check_denoised(out, x: torch.Tensor, sigma: float, name: str) -> torch.Tensor:
@@ -85,7 +110,8 @@ def seeded_normal(shape, seed: int, count: int, device, dtype) -> torch.Tensor:
         raise ValueError(f"seed: expected an int, got {type(seed).__name__}")
     gen = torch.Generator(device="cpu")
     gen.manual_seed(seed)
-    noise = torch.randn((count, *shape), generator=gen, dtype=torch.float64 if dtype == torch.float64 else torch.float32)
+    draw_dtype = torch.float64 if dtype == torch.float64 else torch.float32
+    noise = torch.randn((count, *shape), generator=gen, dtype=draw_dtype)
     return noise.to(device=device, dtype=dtype)
 
 

@@ -10,6 +10,7 @@ All formulas are finite at a flow ``sigma = 1`` (``a = 0``). Latents are ``(N, d
 from __future__ import annotations
 
 import math
+
 import torch
 
 from .schedule import NoiseFamily

@@ -1,8 +1,8 @@
 """Plain samplers and the editing baselines the coupled methods are compared against.
 
-All on the same step coefficients and conventions as the coupled samplers (ALGORITHMS.md
+All on the same step coefficients and conventions as the coupled samplers (docs/ALGORITHMS.md
 section 5): ``sigmas`` strictly decreasing to 0, latents in native coordinates, seeded local
-generators.
+generators, options keyword-only, and every sampler runs under ``torch.no_grad()``.
 """
 
 from __future__ import annotations
@@ -11,8 +11,18 @@ from typing import Optional
 
 import torch
 
-from ._util import Denoiser, StepCallback, call_denoiser, check_latent, emit, seeded_normal, work_dtype
-from .coupled import _denoise_pair, sync_sde_edit
+from ._util import (
+    Denoiser,
+    PairDenoiser,
+    StepCallback,
+    call_denoiser,
+    check_latent,
+    denoise_pair,
+    emit,
+    seeded_normal,
+    work_dtype,
+)
+from .coupled import sync_sde_edit
 from .schedule import NoiseFamily, as_sigma_list, step_coefficients
 
 __all__ = ["sde_sample", "ode_sample", "ode_invert", "sdedit", "flowedit", "edit_friendly_ddpm"]
@@ -34,7 +44,8 @@ def _prepare(x, sigmas, family, name):
     return family, as_sigma_list(sigmas, family), x.to(work_dtype(x.dtype))
 
 
-def sde_sample(x: torch.Tensor, sigmas, family, denoise: Denoiser, seed: int = 0, solver: str = "posterior",
+@torch.no_grad()
+def sde_sample(x: torch.Tensor, sigmas, family, denoise: Denoiser, *, seed: int = 0, solver: str = "posterior",
                callback: Optional[StepCallback] = None) -> torch.Tensor:
     """Ancestral SDE sampling from a noisy latent ``x`` at ``sigmas[0]`` (``solver``: posterior / euler)."""
     family, sig, xw = _prepare(x, sigmas, family, "x")
@@ -42,14 +53,16 @@ def sde_sample(x: torch.Tensor, sigmas, family, denoise: Denoiser, seed: int = 0
     return _run(xw, sig, family, denoise, solver, noise, callback).to(x.dtype)
 
 
-def ode_sample(x: torch.Tensor, sigmas, family, denoise: Denoiser,
+@torch.no_grad()
+def ode_sample(x: torch.Tensor, sigmas, family, denoise: Denoiser, *,
                callback: Optional[StepCallback] = None) -> torch.Tensor:
     """Deterministic DDIM sampling (probability-flow ODE; Euler for the flow family)."""
     family, sig, xw = _prepare(x, sigmas, family, "x")
     return _run(xw, sig, family, denoise, "ode", None, callback).to(x.dtype)
 
 
-def ode_invert(x0: torch.Tensor, sigmas, family, denoise: Denoiser,
+@torch.no_grad()
+def ode_invert(x0: torch.Tensor, sigmas, family, denoise: Denoiser, *,
                callback: Optional[StepCallback] = None) -> torch.Tensor:
     """DDIM / RF inversion: run the ODE upward from ``x0`` (sigma 0) to ``sigmas[0]``.
 
@@ -70,7 +83,8 @@ def ode_invert(x0: torch.Tensor, sigmas, family, denoise: Denoiser,
     return x.to(x0.dtype)
 
 
-def sdedit(x0: torch.Tensor, sigmas, family, denoise_tgt: Denoiser, seed: int = 0, solver: str = "posterior",
+@torch.no_grad()
+def sdedit(x0: torch.Tensor, sigmas, family, denoise_tgt: Denoiser, *, seed: int = 0, solver: str = "posterior",
            callback: Optional[StepCallback] = None) -> torch.Tensor:
     """SDEdit: noise ``x0`` to ``sigmas[0]`` once, then sample with the target condition.
 
@@ -82,9 +96,10 @@ def sdedit(x0: torch.Tensor, sigmas, family, denoise_tgt: Denoiser, seed: int = 
     return _run(start, sig, family, denoise_tgt, solver, noise[1:], callback, "denoise_tgt").to(x0.dtype)
 
 
-def flowedit(x0: torch.Tensor, sigmas, denoise_src: Denoiser, denoise_tgt: Denoiser, seed: int = 0,
-             n_avg: int = 1, n_min: int = 0, callback: Optional[StepCallback] = None,
-             denoise_both=None) -> torch.Tensor:
+@torch.no_grad()
+def flowedit(x0: torch.Tensor, sigmas, denoise_src: Denoiser, denoise_tgt: Denoiser, *, seed: int = 0,
+             n_avg: int = 1, n_min: int = 0, denoise_both: Optional[PairDenoiser] = None,
+             callback: Optional[StepCallback] = None) -> torch.Tensor:
     """FlowEdit (Kulikov et al. 2024), flow family only; ``sigmas`` starts at the ``n_max`` step.
 
     Each step draws fresh noise ``eps``: ``Z_src = (1 - s) x_src + s eps``, ``Z_tar = Z + Z_src - x_src``,
@@ -107,7 +122,7 @@ def flowedit(x0: torch.Tensor, sigmas, denoise_src: Denoiser, denoise_tgt: Denoi
             for k in range(n_avg):
                 z_src = (1 - s) * x_src + s * noise[i * n_avg + k]
                 z_t = z + z_src - x_src
-                d_src, d_tgt = _denoise_pair(denoise_src, denoise_tgt, denoise_both, z_src, z_t, s)
+                d_src, d_tgt = denoise_pair(denoise_src, denoise_tgt, denoise_both, z_src, z_t, s)
                 v_delta += ((z_t - d_tgt) - (z_src - d_src)) / s
             z = z + (s_next - s) * v_delta / n_avg
             emit(callback, i=i, total=n, sigma=s, x=z, denoised=d_tgt)
@@ -120,8 +135,10 @@ def flowedit(x0: torch.Tensor, sigmas, denoise_src: Denoiser, denoise_tgt: Denoi
     return (z if z_tar is None else z_tar).to(x0.dtype)
 
 
-def edit_friendly_ddpm(x0: torch.Tensor, sigmas, family, denoise_src: Denoiser, denoise_tgt: Denoiser,
-                       seed: int = 0, mask=None, callback: Optional[StepCallback] = None) -> torch.Tensor:
+@torch.no_grad()
+def edit_friendly_ddpm(x0: torch.Tensor, sigmas, family, denoise_src: Denoiser, denoise_tgt: Denoiser, *,
+                       seed: int = 0, mask: Optional[torch.Tensor] = None,
+                       callback: Optional[StepCallback] = None) -> torch.Tensor:
     """Edit-friendly DDPM inversion (Huberman-Spiegelglas et al. 2024).
 
     Independent ``x_t`` at every step, ``z_t = (x_{t-1} - mu_src(x_t)) / sigma_t``,

@@ -1,23 +1,27 @@
 """Structured backward Brownian increments and coupled (sync-SDE) sampling.
 
-ALGORITHMS.md section 3. A reverse step is ``x_{i+1} = Phi(x_i) + C_i w_i`` with the linear
+docs/ALGORITHMS.md section 3. A reverse step is ``x_{i+1} = Phi(x_i) + C_i w_i`` with the linear
 deterministic part ``Phi(x) = A_i x + B_i D(x, sigma_i)``. Given the stored source path ``X``,
 the increments ``r_i = X_{i+1} - Phi(X_i; c_src)`` make the reverse SDE retrace it. Driving the
 target reverse SDE with the same increments, in difference form ``Delta = Y - X``:
 
     Delta_{i+1} = A_i Delta_i + B_i (D_tgt(X_i + Delta_i) - D_src(X_i))
 
-which is exactly 0 at every step of an identity edit.
+which is exactly 0 at every step of an identity edit. :func:`difference_form` is that loop, shared
+with SDE-Drag and the edit-friendly DDPM baseline.
+
+Every function here that takes a denoiser runs under ``torch.no_grad()``: no autograd graph is
+built across steps, whatever the denoiser is (an ``nn.Module`` with trainable parameters included).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Optional
 
 import torch
 
-from ._util import Denoiser, StepCallback, apply_mask, call_denoiser, check_denoised, check_mask, emit
+from ._util import Denoiser, PairDenoiser, StepCallback, apply_mask, call_denoiser, check_mask, denoise_pair, emit
 from .path import BrownianPath, forward_path
 from .schedule import check_solver, step_coefficients
 
@@ -75,9 +79,11 @@ class Increments:
         return res
 
 
+@torch.no_grad()
 def backward_increments(
     path: BrownianPath,
     denoise_src: Denoiser,
+    *,
     solver: str = "posterior",
     callback: Optional[StepCallback] = None,
 ) -> Increments:
@@ -113,12 +119,14 @@ def _check_increments(increments) -> Increments:
     return increments
 
 
+@torch.no_grad()
 def coupled_sample(
     increments: Increments,
     denoise_tgt: Denoiser,
+    *,
     mask: Optional[torch.Tensor] = None,
-    callback: Optional[StepCallback] = None,
     start: Optional[torch.Tensor] = None,
+    callback: Optional[StepCallback] = None,
 ) -> torch.Tensor:
     """sync-SDE: the target reverse SDE driven by the source's increments (difference form).
 
@@ -127,10 +135,10 @@ def coupled_sample(
         denoise_tgt: ``denoise(x, sigma) -> x0_hat`` with the target condition.
         mask: optional, broadcastable to the latent, values in [0, 1], 1 = editable. After every
             step ``Y <- M Y + (1 - M) X``; where ``M = 0`` the source path is reproduced exactly.
-        callback: called after every step with ``{"i", "total", "sigma", "x", "denoised"}``
-            (``x`` is the current target state ``Y_i``, ``denoised`` its ``D_tgt``).
         start: optional starting state ``Y_0`` instead of ``X_0`` (SDE-Drag's copy-pasted latent,
             same shape as the path's points); the difference form then starts at ``Y_0 - X_0``.
+        callback: called after every step with ``{"i", "total", "sigma", "x", "denoised"}``
+            (``x`` is the current target state ``Y_i``, ``denoised`` its ``D_tgt``).
 
     Returns the edited latent ``Y_n``, same shape and dtype as the source latent. ``n`` target
     calls. If ``denoise_tgt`` computes exactly what the source denoiser computed (same
@@ -146,13 +154,37 @@ def coupled_sample(
     def denoise_step(i, x, y):
         return inc.denoised[i], call_denoiser(denoise_tgt, y, inc.path.sigmas[i], "denoise_tgt")
 
-    return _difference_form(inc.path, inc.coefficients, denoise_step, mask, callback, delta0=delta0)
+    return difference_form(inc.path, inc.coefficients, denoise_step, mask=mask, callback=callback, delta0=delta0)
 
 
-def _difference_form(path: BrownianPath, coeffs, denoise_step, mask, callback, delta0=None) -> torch.Tensor:
-    """The sync-SDE loop on ``Delta = Y - X``; ``denoise_step(i, X_i, Y_i) -> (D_src, D_tgt)``.
+@torch.no_grad()
+def difference_form(
+    path: BrownianPath,
+    coeffs,
+    denoise_step,
+    *,
+    mask: Optional[torch.Tensor] = None,
+    callback: Optional[StepCallback] = None,
+    delta0: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    """The sync-SDE loop on ``Delta = Y - X``: the one reverse loop of every coupled method here.
 
-    ``delta0``: the start offset ``Y_0 - X_0`` (SDE-Drag's copy-paste); zero by default.
+    ``Delta_{i+1} = M (A_i Delta_i + B_i (D_tgt - D_src))`` from ``Delta_0 = delta0`` (zero by
+    default), and the result ``X_n + Delta_n`` keeps the source's bits wherever ``Delta_n`` is 0.
+
+    Args:
+        path: the source path ``X_0 .. X_n``.
+        coeffs: the solver's per-step coefficients on ``path.sigmas`` (``step_coefficients``).
+        denoise_step: ``denoise_step(i, X_i, Y_i) -> (D_src, D_tgt)``, checked answers for step
+            ``i`` (e.g. stored source values and a target call, or :func:`denoise_pair`).
+        mask: optional (1 = editable), checked against the latent; applied after every step.
+        callback: called after every step's denoiser calls with
+            ``{"i", "total", "sigma", "x", "denoised"}`` (``x = Y_i``, ``denoised = D_tgt``).
+        delta0: the start offset ``Y_0 - X_0`` (SDE-Drag's copy-paste), not masked itself.
+
+    Returns ``Y_n`` in the source latent's dtype. Used by :func:`coupled_sample`,
+    :func:`sync_sde_edit` (hence edit-friendly DDPM) and SDE-Drag; see docs/ALGORITHMS.md
+    section 3.3.
     """
     mask = check_mask(mask, path.points[0])
     delta = torch.zeros_like(path.points[0]) if delta0 is None else delta0.to(path.points.dtype)
@@ -169,13 +201,15 @@ def _add_exact(x: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
     return torch.where(delta == 0, x, x + delta)
 
 
+@torch.no_grad()
 def reconstruct(
     increments: Increments,
     denoise: Denoiser,
+    *,
     mask: Optional[torch.Tensor] = None,
-    callback: Optional[StepCallback] = None,
     accumulate_dtype: torch.dtype = torch.float64,
     return_trajectory: bool = False,
+    callback: Optional[StepCallback] = None,
 ):
     """Reverse-sample with explicit increments: ``Y_{i+1} = Phi(Y_i; c) + r_i``, ``Y_0 = X_0``.
 
@@ -210,17 +244,19 @@ def reconstruct(
     return (out, torch.stack(traj).to(path.points.dtype)) if return_trajectory else out
 
 
+@torch.no_grad()
 def sync_sde_edit(
     x0: torch.Tensor,
     sigmas,
     family,
     denoise_src: Denoiser,
     denoise_tgt: Denoiser,
+    *,
     seed: int = 0,
     solver: str = "posterior",
     mask: Optional[torch.Tensor] = None,
     kind: str = "brownian",
-    denoise_both: Optional[Callable[[torch.Tensor, torch.Tensor, float], tuple]] = None,
+    denoise_both: Optional[PairDenoiser] = None,
     callback: Optional[StepCallback] = None,
 ) -> torch.Tensor:
     """One-call sync-SDE edit: forward path, then source and target together, step by step.
@@ -235,17 +271,7 @@ def sync_sde_edit(
     coeffs = step_coefficients(path.family, path.sigmas, solver)
 
     def denoise_step(i, x, y):
-        return _denoise_pair(denoise_src, denoise_tgt, denoise_both, x, y, path.sigmas[i])
+        return denoise_pair(denoise_src, denoise_tgt, denoise_both, x, y, path.sigmas[i])
 
-    return _difference_form(path, coeffs, denoise_step, mask, callback)
+    return difference_form(path, coeffs, denoise_step, mask=mask, callback=callback)
 
-
-def _denoise_pair(denoise_src, denoise_tgt, denoise_both, x, y, sigma):
-    if denoise_both is None:
-        return (call_denoiser(denoise_src, x, sigma, "denoise_src"),
-                call_denoiser(denoise_tgt, y, sigma, "denoise_tgt"))
-    pair = denoise_both(x, y, sigma)
-    if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
-        raise ValueError("denoise_both: must return a pair (D_src, D_tgt)")
-    return (check_denoised(pair[0], x, sigma, "denoise_both (source half)"),
-            check_denoised(pair[1], y, sigma, "denoise_both (target half)"))

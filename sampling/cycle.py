@@ -5,7 +5,8 @@ Forward: the bottom-up DDPM Markov chain ``x_t = sqrt(abar_t / abar_s) x_s + sqr
 ``w_bar = (x_s - mu_src(x_t)) / sigma_t`` of every DDPM (eta = 1) step. Sampling:
 ``y_s = mu_tgt(y_t) + sigma_t * w_bar``. In VE coordinates ``mu`` is the posterior step
 ``Phi`` of :mod:`.coupled`, so this is the same machinery with the Markov-chain path and the
-explicit-noise (not difference) update, accumulated in float64 by default.
+explicit-noise (not difference) update, accumulated in float64 by default (docs/ALGORITHMS.md
+section 3.5). Both functions run under ``torch.no_grad()``.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from .path import forward_path
 __all__ = ["cycle_sde_invert", "cycle_sde_sample"]
 
 
+@torch.no_grad()
 def cycle_sde_invert(
     x0: torch.Tensor,
     sigmas,
     family,
     denoise_src: Denoiser,
+    *,
     seed: int = 0,
     callback: Optional[StepCallback] = None,
 ) -> Increments:
@@ -34,12 +37,14 @@ def cycle_sde_invert(
     return backward_increments(path, denoise_src, solver="posterior", callback=callback)
 
 
+@torch.no_grad()
 def cycle_sde_sample(
     increments: Increments,
     denoise_tgt: Denoiser,
+    *,
     mask: Optional[torch.Tensor] = None,
-    callback: Optional[StepCallback] = None,
     accumulate_dtype: torch.dtype = torch.float64,
+    callback: Optional[StepCallback] = None,
 ) -> torch.Tensor:
     """Cycle-SDE sampling ``y_s = mu_tgt(y_t) + sigma_t w_bar``; with the source condition it
     reconstructs the input (to float round-off; float64 accumulation by default)."""

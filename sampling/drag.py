@@ -1,4 +1,4 @@
-"""SDE-Drag's tensor operations (ALGORITHMS.md section 4): copy-paste and the drag schedule.
+"""SDE-Drag's tensor operations (docs/ALGORITHMS.md section 4): copy-paste and the drag schedule.
 
 Points are ``(x, y)`` latent cells (``pixel // 8`` for SD and Flux latents, see
 :func:`pixels_to_cells`); latents are indexed ``[..., y, x]``.
@@ -7,6 +7,7 @@ Points are ``(x, y)`` latent cells (``pixel // 8`` for SD and Flux latents, see
 from __future__ import annotations
 
 import math
+
 import torch
 
 from ._util import check_latent, seeded_normal

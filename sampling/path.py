@@ -48,7 +48,7 @@ class BrownianPath:
         return self.points[i] - self.family.alpha(self.sigmas[i]) * self.x0.to(self.points.dtype)
 
 
-def forward_path(x0: torch.Tensor, sigmas, family, seed: int = 0, kind: str = "brownian") -> BrownianPath:
+def forward_path(x0: torch.Tensor, sigmas, family, *, seed: int = 0, kind: str = "brownian") -> BrownianPath:
     """Noise ``x0`` along one Brownian path through every sigma of ``sigmas``.
 
     Args:
@@ -61,7 +61,7 @@ def forward_path(x0: torch.Tensor, sigmas, family, seed: int = 0, kind: str = "b
         seed: seed of a local generator; the global RNG is neither used nor touched.
         kind: ``"brownian"`` (default), ``"markov"`` or ``"resample"``, see :class:`BrownianPath`.
 
-    The Brownian path is sampled top-down (ALGORITHMS.md section 2):
+    The Brownian path is sampled top-down (docs/ALGORITHMS.md section 2):
     ``X_0 = a_0 x0 + sigma_0 xi_0`` and ``X_{i+1} = A_i X_i + B_i x0 + C_i xi_{i+1}``, with the
     DDPM-posterior coefficients (the reverse step with the oracle denoiser ``D = x0``). That is
     the exact joint law of ``u(s) = x0 + B(s^2)`` and is finite at a flow sigma of 1.

@@ -1,6 +1,6 @@
 """Noise families, sigma grids and the per-step coefficients every sampler here shares.
 
-Every model ComfyUI runs is in one of two families (ALGORITHMS.md section 1):
+Every model ComfyUI runs is in one of two families (docs/ALGORITHMS.md section 1):
 
 * ``VE``   (EPS, V-prediction, EDM: SD1.5, SDXL, SD2):  ``x = x0 + sigma * eps``
 * ``FLOW`` (CONST / rectified flow: Flux, SD3, ...):     ``x = (1 - sigma) * x0 + sigma * eps``

@@ -1,4 +1,4 @@
-"""SDE-Drag (The Blessing of Randomness, section 4; ALGORITHMS.md section 4).
+"""SDE-Drag (The Blessing of Randomness, section 4; docs/ALGORITHMS.md section 4).
 
 Each drag iteration noises the current latent to ``t0`` along a fresh Brownian path, copy-pastes
 the windows (in VP-normalised coordinates), and runs the reverse SDE with the SAME prompt driven
@@ -13,15 +13,15 @@ and an iteration in which nothing moves costs nothing and changes nothing.
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Optional
 
 import torch
 
-from ._util import Denoiser, StepCallback, check_latent
-from .coupled import _denoise_pair, _difference_form
+from ._util import Denoiser, PairDenoiser, StepCallback, check_latent, denoise_pair
+from .coupled import difference_form
 from .drag import copy_paste_noisy, drag_schedule
 from .path import forward_path
-from .schedule import check_solver, step_coefficients
+from .schedule import NoiseFamily, as_sigma_list, check_solver, step_coefficients
 
 __all__ = ["sde_drag", "drag_iterations"]
 
@@ -36,6 +36,7 @@ def drag_iterations(sources, targets, step: float = 2.0):
     return out
 
 
+@torch.no_grad()
 def sde_drag(
     x0: torch.Tensor,
     sigmas,
@@ -43,14 +44,15 @@ def sde_drag(
     denoise: Denoiser,
     sources,
     targets,
+    *,
+    seed: int = 0,
+    solver: str = "posterior",
+    mask: Optional[torch.Tensor] = None,
     step: float = 2.0,
     alpha: float = 1.1,
     beta: float = 0.3,
     r: int = 5,
-    seed: int = 0,
-    mask: Optional[torch.Tensor] = None,
-    solver: str = "posterior",
-    denoise_both: Optional[Callable[[torch.Tensor, torch.Tensor, float], tuple]] = None,
+    denoise_both: Optional[PairDenoiser] = None,
     callback: Optional[StepCallback] = None,
 ) -> torch.Tensor:
     """Drag latent content from ``sources`` to ``targets`` (latent cells ``(x, y)``).
@@ -60,11 +62,12 @@ def sde_drag(
         sigmas: the reverse schedule from ``t0`` (its first sigma) down to 0.
         denoise: ``denoise(x, sigma) -> x0_hat`` with the image's prompt (CFG schedules go here:
             the same sigma recurs in every iteration).
+        seed: iteration ``k`` noises with seed ``seed + 2k`` and pastes with ``seed + 2k + 1``.
+        solver: ``"posterior"`` (default) or ``"euler"``, as in :func:`backward_increments`.
+        mask: optional, 1 = editable; outside it the result equals ``x0`` exactly.
         step: drag step size in latent cells: ``m = round(L / step)`` iterations (all pairs
             move together, see :func:`drag_schedule`).
         alpha, beta, r: copy-paste strength, source-window retention and window half-width.
-        seed: iteration ``k`` noises with seed ``seed + 2k`` and pastes with ``seed + 2k + 1``.
-        mask: optional, 1 = editable; outside it the result equals ``x0`` exactly.
         denoise_both: optional batched ``(x_path, y_drag, sigma) -> (D(x), D(y))``.
         callback: per reverse step, with ``i``/``total`` counted over all iterations and
             ``iteration`` / ``iterations`` added.
@@ -74,23 +77,38 @@ def sde_drag(
     """
     check_latent(x0, "x0")
     check_solver(solver)
+    family = NoiseFamily.parse(family)
+    sig = as_sigma_list(sigmas, family)
+    coeffs = step_coefficients(family, sig, solver)  # every iteration runs on the same grid
+    steps = len(sig) - 1
     plan = drag_iterations(sources, targets, step)
+    denoise_step = _same_prompt(denoise, denoise_both, sig)
     current = x0
-    n_total = None
     for k, (src_k, tgt_k) in enumerate(plan):
-        path = forward_path(current, sigmas, family, seed=seed + 2 * k)
-        n_total = n_total or path.steps * len(plan)
+        path = forward_path(current, sig, family, seed=seed + 2 * k)
         start = copy_paste_noisy(path.points[0], path.sigmas[0], family, src_k, tgt_k, alpha=alpha, beta=beta,
                                  r=r, seed=seed + 2 * k + 1)
-        coeffs = step_coefficients(path.family, path.sigmas, solver)
-
-        def denoise_step(i, x, y, _path=path):
-            return _denoise_pair(denoise, denoise, denoise_both, x, y, _path.sigmas[i])
-
-        def emit(info, _k=k, _n=path.steps):
-            if callback is not None:
-                callback({**info, "i": _k * _n + info["i"], "total": n_total, "iteration": _k,
-                          "iterations": len(plan)})
-
-        current = _difference_form(path, coeffs, denoise_step, mask, emit, delta0=start - path.points[0])
+        current = difference_form(path, coeffs, denoise_step, mask=mask, delta0=start - path.points[0],
+                                  callback=_iteration_callback(callback, k, steps, len(plan)))
     return current
+
+
+def _same_prompt(denoise: Denoiser, denoise_both: Optional[PairDenoiser], sigmas):
+    """:func:`difference_form`'s ``denoise_step``: the one prompt at the path point and the dragged state."""
+
+    def denoise_step(i, x, y):
+        return denoise_pair(denoise, denoise, denoise_both, x, y, sigmas[i])
+
+    return denoise_step
+
+
+def _iteration_callback(callback: Optional[StepCallback], k: int, steps: int, iterations: int):
+    """``callback`` for iteration ``k``: step ``i`` reported as ``k * steps + i`` of ``steps * iterations``."""
+    if callback is None:
+        return None
+
+    def report(info: dict) -> None:
+        callback({**info, "i": k * steps + info["i"], "total": steps * iterations, "iteration": k,
+                  "iterations": iterations})
+
+    return report
