@@ -20,7 +20,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from comfyui_coupled_sde.sampling import (  # noqa: E402
-    GaussianMixture, backward_increments, coupled_sample, flowedit, forward_path, sdedit,
+    GaussianMixture,
+    backward_increments,
+    coupled_sample,
+    flowedit,
+    forward_path,
+    sdedit,
 )
 
 GM = GaussianMixture([[-2.5, 1.5], [-1.5, -1.5], [2.0, 1.8], [2.6, -1.2]], stds=[0.45, 0.45, 0.35, 0.5])

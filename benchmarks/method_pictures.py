@@ -25,7 +25,10 @@ from digits_data import load_split, to_unit  # noqa: E402
 from digits_model import load  # noqa: E402
 
 from comfyui_coupled_sde.sampling import (  # noqa: E402
-    cycle_sde_invert, cycle_sde_sample, sde_drag, sync_sde_edit,
+    cycle_sde_invert,
+    cycle_sde_sample,
+    sde_drag,
+    sync_sde_edit,
 )
 
 OUT = HERE.parent / "docs" / "images" / "methods.png"

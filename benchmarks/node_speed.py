@@ -13,7 +13,8 @@ Variants (all 2n model evaluations except the last):
   sequential   Sync-SDE Edit, n steps, batch_branches off (two forwards per step)
   extra_target Coupled Sampling alone on reused increments: the cost of one more target prompt (n)
 
-Writes benchmarks/out/node_speed_<latent>px_<tokens>tok.json and prints a markdown table. No timing is asserted anywhere.
+Writes benchmarks/out/node_speed_<latent>px_<tokens>tok.json and prints a markdown table. No timing is
+asserted anywhere.
 """
 
 from __future__ import annotations
@@ -194,7 +195,8 @@ def main():
     (out / f"node_speed_{a.latent}px_{a.tokens}tok.json").write_text(json.dumps(summary, indent=2))
     print(f"\n404 M-param Flux via UNETLoader, {a.latent}x{a.latent} latent, {a.tokens} text tokens, "
           f"n = {a.steps}, 1 thread, median of {a.repeats}\n")
-    print(f"| variant | model evaluations | wall (s) | ratio to stock | peak memory above the loaded model (MiB, {summary['memory']}) |")
+    print("| variant | model evaluations | wall (s) | ratio to stock | "
+          f"peak memory above the loaded model (MiB, {summary['memory']}) |")
     print("|---|---|---|---|---|")
     for v in VARIANTS:
         n_eval = runs[v][0]["model_evaluations"]

@@ -22,8 +22,6 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Callable, Optional
 
-import torch
-
 import comfy.model_management
 import comfy.model_patcher
 import comfy.model_sampling
@@ -31,6 +29,7 @@ import comfy.patcher_extension
 import comfy.samplers
 import comfy.utils
 import latent_preview
+import torch
 
 from ..sampling import BrownianPath, Increments, NoiseFamily
 

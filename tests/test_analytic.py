@@ -6,8 +6,15 @@ import pytest
 import torch
 
 from comfyui_coupled_sde.sampling import (
-    GaussianMixture, NoiseFamily, backward_increments, coupled_sample, forward_path, ode_sample, sde_sample,
-    sdedit, subsample_path,
+    GaussianMixture,
+    NoiseFamily,
+    backward_increments,
+    coupled_sample,
+    forward_path,
+    ode_sample,
+    sde_sample,
+    sdedit,
+    subsample_path,
 )
 
 

@@ -4,7 +4,13 @@ import pytest
 import torch
 
 from comfyui_coupled_sde.sampling import (
-    NoiseFamily, backward_increments, coupled_sample, flowedit, forward_path, step_coefficients, sync_sde_edit,
+    NoiseFamily,
+    backward_increments,
+    coupled_sample,
+    flowedit,
+    forward_path,
+    step_coefficients,
+    sync_sde_edit,
 )
 
 X0 = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(0))

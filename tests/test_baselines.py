@@ -2,12 +2,18 @@
 
 import pytest
 import torch
+from grids import grid_for
 
 from comfyui_coupled_sde.sampling import (
-    backward_increments, coupled_sample, edit_friendly_ddpm, flowedit, forward_path, ode_invert, ode_sample, sdedit,
+    backward_increments,
+    coupled_sample,
+    edit_friendly_ddpm,
+    flowedit,
+    forward_path,
+    ode_invert,
+    ode_sample,
+    sdedit,
 )
-
-from grids import grid_for
 
 
 def _dense(family, start, n=400):

@@ -2,13 +2,18 @@
 
 import pytest
 import torch
+from grids import grid_for
 
 from comfyui_coupled_sde.sampling import (
-    NoiseFamily, backward_increments, coupled_sample, cycle_sde_invert, cycle_sde_sample, forward_path,
-    reconstruct, sync_sde_edit,
+    NoiseFamily,
+    backward_increments,
+    coupled_sample,
+    cycle_sde_invert,
+    cycle_sde_sample,
+    forward_path,
+    reconstruct,
+    sync_sde_edit,
 )
-
-from grids import grid_for
 
 SOLVERS = ["posterior", "euler"]
 

@@ -61,7 +61,7 @@ def test_drag_schedule():
     assert len(steps) == 4 or len(steps) == 5  # round(9 / 2) = round(4.5)
     assert len(steps) == int(9 / 2 + 0.5)
     assert steps[0][0] == [(0, 0), (10, 10)] and steps[-1][1] == [(9, 0), (10, 6)]
-    for (s, t), (s2, _) in zip(steps, steps[1:]):
+    for (_, t), (s2, _) in zip(steps, steps[1:]):
         assert t == s2  # each iteration starts where the last one ended
     assert drag_schedule([(5, 5)], [(5, 5)], step=2) == [([(5, 5)], [(5, 5)])]  # m >= 1
     neg = drag_schedule([(10, 10)], [(3, 10)], step=2)

@@ -4,10 +4,9 @@ import math
 
 import pytest
 import torch
+from grids import grid_for
 
 from comfyui_coupled_sde.sampling import NoiseFamily, forward_path
-
-from grids import grid_for
 
 N_SEEDS, N_ELEM = 200, 1000  # 200k samples per step: std known to ~0.16 % (1 s.e.)
 

@@ -23,7 +23,8 @@ def test_every_accepted_form_gives_the_same_pairs():
         p = parse_drag_points(f)
         assert (p.sources, p.targets) == (want.sources, want.targets), f
     # PointsEditor's positive coordinates as sources, negative ones as targets
-    p = parse_drag_points('[{"x": 10, "y": 20}, {"x": 30, "y": 40}]', targets="[{'x': 50, 'y': 60}, {'x': 70, 'y': 80}]")
+    p = parse_drag_points('[{"x": 10, "y": 20}, {"x": 30, "y": 40}]',
+                          targets="[{'x': 50, 'y': 60}, {'x': 70, 'y': 80}]")
     assert (p.sources, p.targets) == (want.sources, want.targets)
     # the editor's JSON keeps the image size; to_json round-trips
     p = parse_drag_points({"sources": [[1, 2]], "targets": [[3, 4]], "width": 512, "height": 256})

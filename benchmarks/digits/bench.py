@@ -28,8 +28,16 @@ from digits_judge import Judge, l1, ssim  # noqa: E402
 from digits_model import MODELS, WEIGHTS, generate, load  # noqa: E402
 
 from comfyui_coupled_sde.sampling import (  # noqa: E402
-    NoiseFamily, cycle_sde_invert, cycle_sde_sample, edit_friendly_ddpm, flowedit, ode_invert, ode_sample,
-    sdedit, sync_sde_edit)
+    NoiseFamily,
+    cycle_sde_invert,
+    cycle_sde_sample,
+    edit_friendly_ddpm,
+    flowedit,
+    ode_invert,
+    ode_sample,
+    sdedit,
+    sync_sde_edit,
+)
 
 RESULTS = HERE.parent / "results"
 STEPS = 28  # the grid every method shares (Flux's 28 steps); SDEdit gets 2 * STEPS
@@ -294,7 +302,8 @@ def markdown(runs, n_sources, steps=STEPS, command=COMMAND, checks=None) -> str:
         lines.append(f"| {model} | {method} | {a[0]} / {a[1]} | {a[2]:+.3f} | {b[0]} / {b[1]} | {b[2]:+.3f} |")
     lines += ["", "## Best single setting at target accuracy ≥ 0.9", "",
               "(The settings shown in examples.png.)", "",
-              "| model | method | k | sigma | w | calls | target acc | L1 | SSIM |", "|---|---|---|---|---|---|---|---|---|"]
+              "| model | method | k | sigma | w | calls | target acc | L1 | SSIM |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for (model, method), rs in g.items():
         r = operating_point(rs)
         lines.append(f"| {model} | {method} | {r.start} | {r.sigma:.3g} | {r.guidance[0]:g}/{r.guidance[1]:g} | "

@@ -11,9 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.svm import SVC
-
 from digits_data import load_split, to_unit
+from sklearn.svm import SVC
 
 
 class Judge:

@@ -24,9 +24,9 @@ import pathlib
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from digits_data import N_CLASSES, NULL_LABEL
 
 from comfyui_coupled_sde.sampling import NoiseFamily, ode_sample, sde_sample
-from digits_data import N_CLASSES, NULL_LABEL
 
 WEIGHTS = pathlib.Path(__file__).resolve().parents[1] / "weights"
 MODELS = ("flow", "vp")

@@ -24,7 +24,8 @@ TWINS = HERE / "workflow_api"
 
 LAYOUT_JS = """([name, note]) => {
   const app = window.app, graph = app.graph;
-  for (const n of graph._nodes) for (const w of n.widgets ?? []) if (w.name === "control_after_generate") w.value = "fixed";
+  for (const n of graph._nodes)
+    for (const w of n.widgets ?? []) if (w.name === "control_after_generate") w.value = "fixed";
   graph.arrange(40);
   const nodes = graph._nodes;
   const minX = Math.min(...nodes.map(n => n.pos[0])), minY = Math.min(...nodes.map(n => n.pos[1]));

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from comfy_env import PACK_IDS, SD15_UNET, Comfy, build_model, chromium, comfy_server, fill_, find_comfyui, tiny_flux
 
 COMFYUI_PATH, WHY_NOT = find_comfyui()

@@ -16,7 +16,8 @@ def _flux_front(prompts: dict, guidance: dict) -> dict:
     """Flux.1-dev loaders, the image and its latent ("5"), prompts with FluxGuidance, 28-step SIGMAS ("10")."""
     g = {
         "1": {"class_type": "UNETLoader", "inputs": {"unet_name": FLUX_FILES["unet"], "weight_dtype": "default"}},
-        "2": {"class_type": "DualCLIPLoader", "inputs": {"clip_name1": FLUX_FILES["clip_l"], "clip_name2": FLUX_FILES["t5"],
+        "2": {"class_type": "DualCLIPLoader", "inputs": {"clip_name1": FLUX_FILES["clip_l"],
+                                                         "clip_name2": FLUX_FILES["t5"],
                                                          "type": "flux"}},
         "3": {"class_type": "VAELoader", "inputs": {"vae_name": FLUX_FILES["vae"]}},
         "4": {"class_type": "LoadImage", "inputs": {"image": IMAGE}},
@@ -147,7 +148,8 @@ def graphs() -> dict:
     for node_id in ("6", "7", "8"):
         g[node_id]["inputs"]["clip"] = ["11", 1]
     g["10"]["inputs"]["model"] = ["11", 0]
-    g["12"] = {"class_type": "ControlNetLoader", "inputs": {"control_net_name": "control_v11p_sd15_canny_fp16.safetensors"}}
+    g["12"] = {"class_type": "ControlNetLoader",
+               "inputs": {"control_net_name": "control_v11p_sd15_canny_fp16.safetensors"}}
     g["13"] = {"class_type": "Canny", "inputs": {"image": ["4", 0], "low_threshold": 0.4, "high_threshold": 0.8}}
     g["14"] = {"class_type": "ControlNetApplyAdvanced",
                "inputs": {"positive": ["7", 0], "negative": ["8", 0], "control_net": ["12", 0], "image": ["13", 0],

@@ -4,7 +4,6 @@ import json
 
 import pytest
 import torch
-
 from test_flux_nodes import count_calls
 
 DRAG, PTS, CP = "CoupledSDE_SDEDrag", "CoupledSDE_DragPoints", "CoupledSDE_CopyPasteLatents"

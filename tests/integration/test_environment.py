@@ -5,7 +5,6 @@ skip line that says why (see comfy_env.find_comfyui).
 """
 
 import torch
-
 from comfy_env import PACK_IDS, ROOT
 
 

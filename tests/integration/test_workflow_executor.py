@@ -7,9 +7,8 @@ import uuid
 
 import pytest
 import torch
-from safetensors.torch import load_file
-
 from comfy_env import stock_sd15_graph
+from safetensors.torch import load_file
 
 
 def graph(files, start_step=1):
