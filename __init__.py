@@ -8,7 +8,7 @@ ComfyUI.
 
 __version__ = "0.1.0"
 
-# Frontend files, and the per-node help pages ComfyUI shows (web/docs/<node id>.md).
+# Frontend files, and the per-node help pages ComfyUI shows (web/docs/<node id>/en.md).
 WEB_DIRECTORY = "./web"
 
 

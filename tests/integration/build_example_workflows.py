@@ -64,7 +64,10 @@ def main():
                 page.wait_for_timeout(1500)
                 page.evaluate(LAYOUT_JS, [name, note])
                 page.wait_for_timeout(800)
-                ui = page.evaluate("() => window.app.graph.serialize()")
+                # through JSON.stringify, as "Save" writes it: keys the graph leaves undefined are
+                # omitted (handed over as objects they would come back as nulls, which older
+                # frontends' workflow schema rejects)
+                ui = json.loads(page.evaluate("() => JSON.stringify(window.app.graph.serialize())"))
                 api = page.evaluate("async () => (await window.app.graphToPrompt()).output")
                 shot = Path(tmp) / f"{name}.png"
                 page.locator("canvas#graph-canvas").screenshot(path=str(shot))

@@ -111,7 +111,8 @@ class Comfy:
         from comfy.cli_args import args
 
         args.cpu = os.environ.get("COMFYUI_TEST_GPU", "") != "1"
-        import utils.extra_config  # noqa: F401  (ComfyUI's own `utils` before nodes.py shadows it)
+        # ComfyUI's own `utils` package first, before nodes.py's imports shadow it: order matters here
+        import utils.extra_config  # noqa: F401, I001
         import utils.install_util  # noqa: F401
         import comfy.model_management
         import comfy.model_patcher
@@ -245,13 +246,34 @@ def comfy_server(comfy: Comfy, model_dir: Path, tmp: Path):
     folder: aiohttp's static routes refuse symlinks leaving their root), the test models and
     throw-away input/output/user folders; yields the base URL and stops the process it started."""
     (tmp / "custom_nodes").mkdir()
-    shutil.copytree(ROOT, tmp / "custom_nodes" / "ComfyUI-CoupledSDE",
-                    ignore=shutil.ignore_patterns(".git", "tests", "benchmarks", "docs", "__pycache__", "*.egg-info"))
-    for d in ("input", "output", "temp", "user/default"):
+
+    def not_shipped(folder, names):
+        # the repository's own tests/benchmarks/docs, but not web/docs (the help pages it serves)
+        top = Path(folder).resolve() == ROOT
+        return [n for n in names if n in (".git", "__pycache__") or n.endswith(".egg-info")
+                or (top and n in ("tests", "benchmarks", "docs"))]
+
+    shutil.copytree(ROOT, tmp / "custom_nodes" / "ComfyUI-CoupledSDE", ignore=not_shipped)
+    # workflows/ and subgraphs/ as a user who has saved once has them (else the frontend's listing 404s)
+    for d in ("input", "output", "temp", "user/default/workflows", "user/default/subgraphs"):
         (tmp / d).mkdir(parents=True, exist_ok=True)
-    # a returning user: no first-run tutorial template opening over the test's workflow
-    (tmp / "user" / "default" / "comfy.settings.json").write_text(
-        json.dumps({"Comfy.TutorialCompleted": True, "Comfy.InstalledVersion": "1.27.10"}))
+    # the input image a fresh ComfyUI has, which the example workflows' Load Image nodes name
+    if (comfy.path / "input" / "example.png").is_file() and not (tmp / "input" / "example.png").exists():
+        shutil.copy(comfy.path / "input" / "example.png", tmp / "input" / "example.png")
+    # A returning user of the frontend this interpreter serves (the server runs on sys.executable):
+    # no first-run tutorial template and no what's-new notice over the canvas, and the frontend's
+    # defaults for an install of its own version. Read, not assumed: each ComfyUI pins its own.
+    probe = subprocess.run([sys.executable, "-c", "import importlib.metadata as m; "
+                            "print(m.version('comfyui-frontend-package'))"], capture_output=True, text=True)
+    settings = {"Comfy.TutorialCompleted": True}
+    if probe.returncode == 0 and probe.stdout.strip():
+        settings["Comfy.InstalledVersion"] = probe.stdout.strip()
+    # The two settings Comfy.Canvas.NavigationMode ("legacy", the default) sets, at their default
+    # values: frontend 1.27.x's NavigationMode.onChange stores them while they are not registered
+    # yet and throws `Cannot read properties of undefined (reading 'id')` on every page load
+    # (fixed in later frontends); stored already, nothing changes and nothing throws.
+    settings.update({"Comfy.Canvas.LeftMouseClickBehavior": "panning", "Comfy.Canvas.MouseWheelScroll": "zoom"})
+    (tmp / "user" / "default" / "comfy.settings.json").write_text(json.dumps(settings))
     kinds = ("checkpoints", "diffusion_models", "text_encoders", "vae", "loras", "controlnet")
     (tmp / "extra_model_paths.yaml").write_text(
         "coupled_sde_test:\n" + f"  base_path: {model_dir}\n" + "".join(f"  {k}: {k}\n" for k in kinds)
@@ -295,13 +317,43 @@ def comfy_server(comfy: Comfy, model_dir: Path, tmp: Path):
                 proc.kill()
 
 
-def open_page(pw, url: str):
-    """A headless Chromium page on the frontend, with the app loaded and idle."""
+def open_page(pw, url: str, settings: Optional[dict] = None):
+    """A headless Chromium page on the frontend, with the app loaded and idle.
+
+    ``settings`` override the server's user settings for this page only: the frontend's
+    ``GET /api/settings`` is answered with them merged in, nothing is stored on the server.
+    The page collects ``page.errors`` (uncaught exceptions, with their stacks), ``page.console``
+    (every console message, with the URL it names) and ``page.problems``: every console error,
+    page error and HTTP response of status 400 or more, each with its URL, so that a test can tell
+    which are its own.
+    """
     browser = pw.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
     page = browser.new_page(viewport={"width": 1600, "height": 1000})
-    page.errors, page.console = [], []
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
-    page.on("console", lambda m: page.console.append(f"{m.type}: {m.text}"))
+    page.errors, page.console, page.problems = [], [], []
+
+    def on_error(e):
+        text = e.stack or str(e)
+        page.errors.append(text)
+        page.problems.append("pageerror: " + text)
+
+    def on_console(m):
+        where = (m.location or {}).get("url") or ""
+        text = f"{m.type}: {m.text}" + (f" ({where})" if where and where not in m.text else "")
+        page.console.append(text)
+        if m.type == "error":
+            page.problems.append(text)
+
+    page.on("pageerror", on_error)
+    page.on("console", on_console)
+    page.on("response", lambda r: r.status >= 400 and page.problems.append(f"HTTP {r.status}: {r.url}"))
+    if settings:
+        def merged(route):
+            response = route.fetch()
+            route.fulfill(response=response, json={**(response.json() or {}), **settings})
+
+        # a URL pattern, not a predicate: Playwright's driver matches it, so no other request waits
+        # for this (sync, only sometimes listening) Python side
+        page.route("**/api/settings", merged)
     page.goto(url)
     page.wait_for_function("window.app && window.app.graph && window.app.canvas", timeout=60000)
     page.wait_for_timeout(1500)  # let the start-up workflow finish loading before a test replaces it

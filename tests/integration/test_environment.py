@@ -21,10 +21,13 @@ def test_loader_registers_every_node_id_with_tooltips_and_help_pages(comfy):
                 assert spec[1].get("tooltip"), (node_id, name)
     assert comfy.pack_loaded is True
     print(f"ComfyUI at {comfy.path.name}; torchvision: {comfy.torchvision}; torch {torch.__version__}")
-    # a help page per node, served from the web folder ComfyUI registered for the pack
+    # a help page per node, served from the web folder ComfyUI registered for the pack, in the
+    # per-locale layout: the frontend asks for docs/<node id>/<locale>.md first and only then for
+    # the flat docs/<node id>.md (and logs the first request's 404 as a console error)
     for node_id in PACK_IDS:
-        page = ROOT / "web" / "docs" / f"{node_id}.md"
+        page = ROOT / "web" / "docs" / node_id / "en.md"
         assert page.is_file(), page
         assert page.read_text().startswith("# "), page
+    assert not list((ROOT / "web" / "docs").glob("*.md")), "flat help pages: move them to docs/<node id>/en.md"
     # ComfyUI registered the pack's web folder (it serves the pages from there)
     assert str(ROOT / "web") in {str(p) for p in comfy.nodes.EXTENSION_WEB_DIRS.values()}
