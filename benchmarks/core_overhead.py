@@ -15,6 +15,7 @@ times are printed.  Run:  COMFYUI_PATH=/path/to/ComfyUI python3 benchmarks/core_
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import statistics
 import sys
@@ -32,7 +33,7 @@ TINY_FLUX = dict(
 
 
 def flux_call_seconds(latent: torch.Tensor, repeats: int) -> tuple[float, int] | None:
-    root = os.environ.get("COMFYUI_PATH")
+    root = os.environ.get("COMFYUI_PATH", "").split(os.pathsep)[0]
     if not root:
         return None
     sys.path.insert(0, root)
@@ -42,8 +43,11 @@ def flux_call_seconds(latent: torch.Tensor, repeats: int) -> tuple[float, int] |
     import comfy.ldm.flux.model
     import comfy.ops
 
+    cfg = dict(TINY_FLUX)
+    if "txt_ids_dims" in {f.name for f in dataclasses.fields(comfy.ldm.flux.model.FluxParams)}:
+        cfg["txt_ids_dims"] = []  # ComfyUI 0.33+: as its own Flux.1 detection sets it
     net = comfy.ldm.flux.model.Flux(dtype=torch.float32, device="cpu", operations=comfy.ops.disable_weight_init,
-                                    **TINY_FLUX)
+                                    **cfg)
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for p in net.parameters():  # ComfyUI's ops skip initialisation
