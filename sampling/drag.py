@@ -1,6 +1,6 @@
 """SDE-Drag's tensor operations (docs/ALGORITHMS.md section 4): copy-paste and the drag schedule.
 
-Points are ``(x, y)`` latent cells (``pixel // 8`` for SD and Flux latents, see
+Locations here are latent cells ``(x, y)`` (``pixel // 8`` for SD and Flux latents, see
 :func:`pixels_to_cells`); latents are indexed ``[..., y, x]``.
 """
 
@@ -15,10 +15,10 @@ from .schedule import NoiseFamily
 
 __all__ = ["pixels_to_cells", "drag_schedule", "copy_paste", "copy_paste_noisy"]
 
-Point = tuple  # (x, y) integers
+Cell = tuple  # (x, y) integer latent cell; image pixels are nodes/points.py's Point
 
 
-def _points(points, name: str) -> list[Point]:
+def _cells(points, name: str) -> list[Cell]:
     try:
         out = [(int(p[0]), int(p[1])) for p in points]
     except (TypeError, ValueError, IndexError):
@@ -28,8 +28,8 @@ def _points(points, name: str) -> list[Point]:
     return out
 
 
-def _pairs(sources, targets) -> tuple[list[Point], list[Point]]:
-    src, tgt = _points(sources, "sources"), _points(targets, "targets")
+def _pairs(sources, targets) -> tuple[list[Cell], list[Cell]]:
+    src, tgt = _cells(sources, "sources"), _cells(targets, "targets")
     if not src:
         raise ValueError("sources: at least one drag pair is needed")
     if len(src) != len(tgt):
@@ -37,12 +37,12 @@ def _pairs(sources, targets) -> tuple[list[Point], list[Point]]:
     return src, tgt
 
 
-def pixels_to_cells(points, factor: int = 8) -> list[Point]:
+def pixels_to_cells(points, factor: int = 8) -> list[Cell]:
     """Image pixel ``[x, y]`` to latent cell ``[x // factor, y // factor]``."""
-    return [(x // factor, y // factor) for x, y in _points(points, "points")]
+    return [(x // factor, y // factor) for x, y in _cells(points, "points")]
 
 
-def drag_schedule(sources, targets, step: float = 2.0) -> list[tuple[list[Point], list[Point]]]:
+def drag_schedule(sources, targets, step: float = 2.0) -> list[tuple[list[Cell], list[Cell]]]:
     """Split a multi-pair drag into ``m = round(L / step)`` (at least 1) small drags.
 
     ``L`` is the longest pair distance (latent cells). All pairs move together: pair ``j``'s
