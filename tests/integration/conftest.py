@@ -155,42 +155,24 @@ def frontend(comfy, model_dir, workflow_files, tmp_path_factory):
 
 # ---- the model zoo (tests/integration/zoo.py): SDXL, SD2.x-v, SD3.5, Qwen-Image, Wan 2.1 ----------
 
-@pytest.fixture(scope="session")
-def zoo_sdxl(comfy, model_dir):
-    """An SDXL UNet file through the stock UNETLoader (detected as SDXL; EPS => VE family)."""
-    import zoo
+def _zoo_model(builder: str, doc: str, needs_files: bool = True):
+    """A session fixture returning ``zoo.<builder>(comfy[, model_dir])``."""
 
-    return zoo.sdxl(comfy, model_dir)
+    @pytest.fixture(scope="session")
+    def fixture(comfy, model_dir):
+        import zoo
 
+        build = getattr(zoo, builder)
+        return build(comfy, model_dir) if needs_files else build(comfy)
 
-@pytest.fixture(scope="session")
-def zoo_sd2_v(comfy, model_dir):
-    """An SD2.x UNet file through the stock UNETLoader, detected as SD20 with V_PREDICTION."""
-    import zoo
-
-    return zoo.sd2_v(comfy, model_dir)
+    fixture.__doc__ = doc
+    return fixture
 
 
-@pytest.fixture(scope="session")
-def zoo_sd35(comfy, model_dir):
-    """An SD3.5 MMDiT file through the stock UNETLoader (detected as SD3; CONST => flow family)."""
-    import zoo
-
-    return zoo.sd35(comfy, model_dir)
-
-
-@pytest.fixture(scope="session")
-def zoo_wan21(comfy, model_dir):
-    """A Wan 2.1 T2V file through the stock UNETLoader (WAN21_T2V; video latents (B, 16, T, H, W))."""
-    import zoo
-
-    return zoo.wan21(comfy, model_dir)
-
-
-@pytest.fixture(scope="session")
-def zoo_qwen_image(comfy):
-    """A Qwen-Image MODEL built from ComfyUI's classes (its width cannot be small through detection);
-    latents (B, 16, 1, H, W)."""
-    import zoo
-
-    return zoo.qwen_image(comfy)
+zoo_sdxl = _zoo_model("sdxl", "An SDXL UNet file through the stock UNETLoader (detected as SDXL; EPS => VE family).")
+zoo_sd2_v = _zoo_model("sd2_v", "An SD2.x UNet file through the stock UNETLoader, detected as SD20 with V_PREDICTION.")
+zoo_sd35 = _zoo_model("sd35", "An SD3.5 MMDiT file through the stock UNETLoader (detected as SD3; CONST => flow).")
+zoo_wan21 = _zoo_model("wan21", "A Wan 2.1 T2V file through the stock UNETLoader (WAN21_T2V; video latents "
+                                "(B, 16, T, H, W)).")
+zoo_qwen_image = _zoo_model("qwen_image", "A Qwen-Image MODEL built from ComfyUI's classes (its width cannot be "
+                                          "small through detection); latents (B, 16, 1, H, W).", needs_files=False)

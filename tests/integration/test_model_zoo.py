@@ -11,6 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import zoo
+from test_flux_nodes import edit, sigmas
 
 SYNC, FWD, INC, CPL = ("CoupledSDE_SyncSDEEdit", "CoupledSDE_ForwardNoising", "CoupledSDE_BackwardIncrements",
                        "CoupledSDE_CoupledSampling")
@@ -25,17 +26,6 @@ def zm(request, comfy):
     """(spec, MODEL, generator) for one zoo model."""
     spec = zoo.SPECS[request.param]
     return spec, request.getfixturevalue(spec.fixture), torch.Generator().manual_seed(21)
-
-
-def sigmas(comfy, model, steps=6):
-    (s,) = comfy.stock("BasicScheduler", "get_sigmas", model, "simple", steps, 1.0)
-    return s
-
-
-def edit(comfy, model, src, tgt, lat, sig, start=1, seed=3, **kw):
-    (out,) = comfy.run(SYNC, model=model, source_positive=src, target_positive=tgt, latent=lat, sigmas=sig,
-                       start_step=start, seed=seed, **kw)
-    return out["samples"]
 
 
 def pixel_rect(batch, size, frames=1, rects=((0.5, 1.0, 0.5, 1.0),)):
