@@ -89,7 +89,10 @@ class DragPointsEditor(io.ComfyNode):
         mask = strokes_to_mask(mask_strokes, width, height)
         if mask is None:
             mask = torch.ones(1, height, width)
-        return io.NodeOutput(p, mask, ui=ui.PreviewImage(image[:1], cls=cls))
+        # the image, for the editor (web/js/drag_editor.js reads this key when no Load Image is upstream);
+        # not under "images", which the frontend would show again below the editor
+        shown = ui.PreviewImage(image[:1], cls=cls).values
+        return io.NodeOutput(p, mask, ui={"coupled_sde_drag_image": shown})
 
 
 class CopyPasteLatents(io.ComfyNode):

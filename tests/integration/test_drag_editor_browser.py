@@ -1,8 +1,11 @@
 """The drag editor as a person uses it: a real ComfyUI server on 127.0.0.1 with the real frontend
 (the comfyui-frontend-package its requirements pin), driven by headless Chromium.
 
-Load a workflow, place two arrows and paint a mask with the mouse, queue it, and check the
-serialized points and that the run succeeded; open the node's help page. Nothing on the page may
+Load a workflow, place two arrows and paint a mask with the mouse, type a points text that does
+not parse (shown as an error, left as typed), resize the node with ``widget.width`` set from
+outside, queue it, and check the serialized points, that the run succeeded and showed no preview
+below the editor (which keeps its image); open the node's help page; copy/paste the node and
+convert it to a subgraph. Nothing on the page may
 be an error of ours, nor an error not known to be the stock frontend's (frontend_checks.py).
 Both renderers: the classic canvas one and, where the frontend offers it, "Nodes 2.0" (Vue
 nodes, setting ``Comfy.VueNodes.Enabled``), set for the test's page only. The screenshots are
@@ -110,6 +113,12 @@ def test_drag_editor_in_the_real_frontend(frontend, workflow_files, renderer):
         saved = page.evaluate(f"() => window.app.graph.serialize().nodes.find(n => n.id === {node_id}).widgets_values")
         assert saved[:2] == [state["points"], state["strokes"]]
 
+        # a points text typed that does not parse: shown as an error in the editor, left as typed
+        typed_points_error(page, node_id, state["points"], pts)
+        # the editor follows the node's width whatever sets widget.width (the 1.49 side panel's
+        # Parameters tab does), and is not listed in that panel
+        follows_node_width(page, node_id)
+
         history_before = set(get(url + "/history") or {})
         page.evaluate("() => window.app.queuePrompt(0, 1)")
         deadline = time.time() + 300
@@ -124,12 +133,18 @@ def test_drag_editor_in_the_real_frontend(frontend, workflow_files, renderer):
         assert entry is not None, "the prompt never reached the history"
         status = entry["status"]
         assert status["status_str"] == "success" and status["completed"], json.dumps(status)[:2000]
-        # the node's preview of the run: the classic canvas loads it when it next draws the node,
-        # Nodes 2.0 shows an <img> in the node
-        page.wait_for_function(f"""() => {{ window.app.canvas.setDirty(true, true);
-            return window.app.graph.getNodeById({node_id}).imgs?.length > 0 ||
-                !!document.querySelector('[data-node-id="{node_id}"] img'); }}""", polling=250, timeout=15000)
-        page.wait_for_timeout(1000)
+        # the run sends the editor its image under our key, not as a preview ("images") that the
+        # frontend would show again below the editor, squeezing the text boxes
+        ui = entry["outputs"].get(str(node_id), {})
+        assert "images" not in ui and ui.get("coupled_sde_drag_image"), ui
+        page.wait_for_timeout(1500)  # the "executed" message has reached the node
+        after = page.evaluate(f"""() => {{ window.app.canvas.setDirty(true, true);
+            const n = window.app.graph.getNodeById({node_id}), e = n.coupledSdeDragEditor;
+            return {{imgs: n.imgs?.length ?? 0, img: !!document.querySelector('[data-node-id="{node_id}"] img'),
+                     width: e.image.naturalWidth, src: e.imageSrc}}; }}""")
+        page.wait_for_timeout(500)
+        assert after["imgs"] == 0 and not after["img"], after
+        assert after["width"] == 256 and after["src"], after
         page.screenshot(path=str(shot))
 
         # the node's help page, as the selection toolbox's info button opens it
@@ -137,6 +152,90 @@ def test_drag_editor_in_the_real_frontend(frontend, workflow_files, renderer):
             c.selectNode(window.app.graph.getNodeById(id)); c.setDirty(true, true); }""", node_id)
         page.get_by_test_id("info-button").first.click(timeout=10000)
         page.get_by_text("The in-graph editor for SDE-Drag").first.wait_for(state="visible", timeout=15000)
+        page.keyboard.press("Escape")
+
+        # copy/paste keeps the values; Convert to Subgraph configures clones that have no graph yet
+        copy_paste_and_subgraph(page, node_id, state["points"], state["strokes"])
         browser.close()
     assert list((tmp / "output").glob(f"drag_{renderer}_*.png")), "SaveImage wrote nothing"
     check(page.problems, f"frontend {version}, {renderer}")
+
+
+def typed_points_error(page, node_id, points, pts):
+    """Type a points text that does not parse into the node's points box: the editor's status
+    line shows the error (in red) and nothing rewrites the text; typing it right clears it."""
+    bad = '{"sources": [[10, 10]], "targets": [[20'
+    # the points text box as the renderer shows it (a textarea holding the widget's value)
+    marked = page.evaluate("""(v) => { const t = [...document.querySelectorAll('textarea')].find(t => t.value === v);
+        if (t) t.setAttribute('data-test-points', '1'); return !!t; }""", points)
+    assert marked, "no textarea shows the points value"
+    box = page.locator("textarea[data-test-points]")
+    box.fill(bad)
+    status = page.locator(".coupled-sde-drag-status")
+    page.wait_for_function("""() => document.querySelector('.coupled-sde-drag-status')
+        .classList.contains('coupled-sde-drag-error')""", timeout=5000)
+    text = status.text_content()
+    assert "points: not valid JSON" in text, text
+    color = status.evaluate("e => getComputedStyle(e).color")
+    assert color == "rgb(255, 107, 107)", color
+    # the pointer over the editor (a refresh), time passing: the text stays as typed
+    page.locator(".coupled-sde-drag-canvas").hover()
+    page.wait_for_timeout(1500)
+    value = page.evaluate(f"() => window.app.graph.getNodeById({node_id}).widgets.find(w => w.name === 'points').value")
+    assert value == bad, value
+    # another form nodes/points.py reads ([[sx, sy, tx, ty], ...]) is shown, not an error
+    box.fill(json.dumps([s + t for s, t in zip(pts["sources"], pts["targets"])]))
+    page.wait_for_function("""() => { const s = document.querySelector('.coupled-sde-drag-status');
+        return !s.classList.contains('coupled-sde-drag-error') && s.textContent.startsWith('2 pair(s)'); }""",
+                           timeout=5000)
+    box.fill(points)
+    page.wait_for_function("""() => document.querySelector('.coupled-sde-drag-status').textContent
+        .startsWith('2 pair(s), painted mask')""", timeout=5000)
+    assert page.evaluate(f"""() => window.app.graph.getNodeById({node_id})
+        .widgets.find(w => w.name === 'points').value""") == points
+
+
+def follows_node_width(page, node_id):
+    """widget.width set from outside (as 1.49's Parameters tab does) does not freeze the editor."""
+    info = page.evaluate("""async (id) => { const n = window.app.graph.getNodeById(id);
+        const w = n.widgets.find(x => x.name === 'drag_editor'), before = [...n.size];
+        w.width = 120;
+        n.setSize([before[0] + 200, before[1]]); window.app.canvas.setDirty(true, true);
+        await new Promise(r => setTimeout(r, 800));
+        const wide = document.querySelector('.coupled-sde-drag').getBoundingClientRect().width;
+        n.setSize(before); window.app.canvas.setDirty(true, true);
+        await new Promise(r => setTimeout(r, 800));
+        const back = document.querySelector('.coupled-sde-drag').getBoundingClientRect().width;
+        return {wide, back, scale: window.app.canvas.ds.scale, nodeWidth: before[0],
+                 hideInPanel: !!w.options?.hideInPanel, width: w.width ?? null}; }""", node_id)
+    assert info["hideInPanel"] and info["width"] is None, info
+    assert info["wide"] - info["back"] > 150 * info["scale"], info
+    assert info["back"] > (info["nodeWidth"] - 40) * info["scale"], info
+
+
+def copy_paste_and_subgraph(page, node_id, points, strokes):
+    pasted = page.evaluate("""async (id) => { const c = window.app.canvas, n = window.app.graph.getNodeById(id);
+        const before = new Set(window.app.graph._nodes.map(x => x.id));
+        c.deselectAll?.(); c.selectNode(n); c.copyToClipboard();
+        c.graph_mouse[0] = n.pos[0] + n.size[0] + 60; c.graph_mouse[1] = n.pos[1];
+        c.pasteFromClipboard();
+        await new Promise(r => setTimeout(r, 1000));
+        const copy = window.app.graph._nodes.find(x => !before.has(x.id) && x.comfyClass === 'CoupledSDE_DragPoints');
+        if (!copy) return null;
+        const v = (name) => copy.widgets.find(w => w.name === name).value;
+        return {points: v('points'), strokes: v('mask_strokes'), editor: !!copy.coupledSdeDragEditor}; }""",
+        node_id)
+    assert pasted == {"points": points, "strokes": strokes, "editor": True}, pasted
+    # both frontends tested (1.27.10, 1.49.6) have subgraphs and this command
+    inner = page.evaluate("""async (id) => { const c = window.app.canvas, n = window.app.graph.getNodeById(id);
+        c.deselectAll?.(); c.selectNode(n);
+        await window.app.extensionManager.command.execute('Comfy.Graph.ConvertToSubgraph');
+        await new Promise(r => setTimeout(r, 1500));
+        const sg = window.app.graph._nodes.find(x => x.isSubgraphNode?.());
+        const d = sg?.subgraph?._nodes?.find(x => x.comfyClass === 'CoupledSDE_DragPoints');
+        if (!d) return null;
+        const v = (name) => d.widgets.find(w => w.name === name).value;
+        return {points: v('points'), strokes: v('mask_strokes'),
+                 gone: !window.app.graph._nodes.some(x => x.id === id && x.comfyClass === d.comfyClass)}; }""",
+        node_id)
+    assert inner == {"points": points, "strokes": strokes, "gone": True}, inner

@@ -11,13 +11,70 @@ const NODE_ID = "CoupledSDE_DragPoints";
 const HIT_RADIUS = 9; // canvas pixels
 const COLORS = { source: "#ff4d4d", target: "#3ddc84", arrow: "#ffd54a", mask: "rgba(80, 160, 255, 0.35)" };
 
-function parseJSON(text, fallback) {
+// The forms nodes/points.py accepts, read the same way, so that the editor shows what a run will use.
+// Returns {sources, targets} or {error}; an empty text is no pairs yet (not an error while editing).
+function loadJSON(text) {
+  const t = String(text ?? "").trim();
+  if (!t) return { value: null };
   try {
-    const v = JSON.parse(text);
-    return v ?? fallback;
-  } catch {
-    return fallback;
+    return { value: JSON.parse(t.replace(/'/g, '"')) };
+  } catch (e) {
+    return { error: `not valid JSON (${e.message})` };
   }
+}
+function toPoint(p) {
+  if (p && typeof p === "object" && !Array.isArray(p) && "x" in p && "y" in p) p = [p.x, p.y];
+  if (Array.isArray(p) && p.length === 2) {
+    const x = Number(p[0]);
+    const y = Number(p[1]);
+    if (p[0] !== null && p[1] !== null && Number.isFinite(x) && Number.isFinite(y)) return [x, y];
+  }
+  throw new Error(`expected a point [x, y] or {"x": .., "y": ..}, got ${JSON.stringify(p)}`);
+}
+function parsePoints(text) {
+  const { value: data, error } = loadJSON(text);
+  if (error) return { error };
+  if (data === null) return { sources: [], targets: [] };
+  try {
+    let sources;
+    let targets;
+    const isList = (p) => Array.isArray(p);
+    if (data && typeof data === "object" && !Array.isArray(data)) {
+      if (!Array.isArray(data.sources) || !Array.isArray(data.targets))
+        return { error: "a JSON object needs 'sources' and 'targets' lists" };
+      sources = data.sources.map(toPoint);
+      targets = data.targets.map(toPoint);
+    } else if (Array.isArray(data)) {
+      if (data.length && data.every((p) => isList(p) && p.length === 4)) {
+        sources = data.map((p) => toPoint(p.slice(0, 2)));
+        targets = data.map((p) => toPoint(p.slice(2)));
+      } else if (data.length && data.every((p) => isList(p) && p.length === 2 && p[0] !== null && typeof p[0] === "object")) {
+        sources = data.map((p) => toPoint(p[0]));
+        targets = data.map((p) => toPoint(p[1]));
+      } else {
+        const pts = data.map(toPoint);
+        if (pts.length % 2) return { error: `${pts.length} points cannot pair up; list them as source, target, ...` };
+        sources = pts.filter((_, i) => i % 2 === 0);
+        targets = pts.filter((_, i) => i % 2 === 1);
+      }
+    } else {
+      return { error: `expected drag points (a JSON object or list), got ${typeof data}` };
+    }
+    if (sources.length !== targets.length)
+      return { error: `${sources.length} source points but ${targets.length} target points; they pair up by order` };
+    return { sources, targets };
+  } catch (e) {
+    return { error: e.message };
+  }
+}
+function parseStrokes(text) {
+  const { value: data, error } = loadJSON(text);
+  if (error) return { error };
+  if (data === null) return { strokes: [] };
+  if (!Array.isArray(data)) return { error: "expected a list of [x, y, radius, value] discs" };
+  const bad = data.find((s) => !Array.isArray(s) || s.length !== 4 || s.some((v) => v === null || !Number.isFinite(Number(v))));
+  if (bad !== undefined) return { error: `expected [x, y, radius, value], got ${JSON.stringify(bad)}` };
+  return { strokes: data.map((s) => s.map(Number)) };
 }
 
 class DragEditor {
@@ -29,8 +86,11 @@ class DragEditor {
     this.dragging = null; // {kind: "sources"|"targets", index}
     this.painting = false;
     this.image = new Image();
-    this.image.onload = () => this.draw();
+    this.image.onload = () => this.requestDraw();
     this.imageSrc = "";
+    this.frame = 0; // the requestAnimationFrame of a pending redraw
+    this.drawn = ""; // what the last draw showed (see changed())
+    this.disposed = false;
 
     this.root = document.createElement("div");
     this.root.className = "coupled-sde-drag";
@@ -48,25 +108,80 @@ class DragEditor {
 
     this.canvas.addEventListener("pointerdown", (e) => this.onDown(e));
     this.canvas.addEventListener("pointermove", (e) => this.onMove(e));
-    window.addEventListener("pointerup", (e) => this.onUp(e));
     this.canvas.addEventListener("contextmenu", (e) => e.preventDefault());
-    new ResizeObserver(() => this.draw()).observe(this.canvas);
+    // the upstream image may have changed (another file picked) while the pointer was away
+    this.root.addEventListener("pointerenter", () => this.refresh());
+    this.onWindowUp = (e) => this.onUp(e);
+    this.resizeObserver = new ResizeObserver(() => this.requestDraw());
+    this.attach();
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------------------
+  /** Redraw once, at the next animation frame, however many changes come before it. */
+  requestDraw() {
+    if (this.disposed || this.frame) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      if (!this.disposed) this.draw();
+    });
+  }
+  /** What the editor shows; a redraw is due when it differs from what was last drawn. */
+  stateKey() {
+    // (the canvas size is not part of it: the ResizeObserver redraws on a resize)
+    return [this.widget("points")?.value, this.widget("mask_strokes")?.value, this.imageSrc, this.image.naturalWidth,
+      JSON.stringify(this.pending)].join("\u0000");
+  }
+  /** Look for the upstream image again and redraw if anything shown changed (cheap when nothing did). */
+  refresh() {
+    if (this.disposed) return;
+    this.findUpstreamImage();
+    if (this.stateKey() !== this.drawn) this.requestDraw();
+  }
+  /** Listen while the node is in a graph: on creation, and again when a removed node is added back
+   * (undo, or a frontend that moves the node object into a subgraph). */
+  attach() {
+    if (this.attached) return;
+    this.attached = true;
+    this.disposed = false;
+    // capture phase: Nodes 2.0 stops the pointerup's propagation inside the node
+    window.addEventListener("pointerup", this.onWindowUp, true);
+    window.addEventListener("pointercancel", this.onWindowUp, true);
+    this.resizeObserver.observe(this.canvas);
+  }
+  /** The node left its graph: drop the window listener, the observer and any pending frame. */
+  dispose() {
+    this.disposed = true;
+    this.attached = false;
+    if (this.frame) cancelAnimationFrame(this.frame);
+    this.frame = 0;
+    this.dragging = null;
+    this.painting = false;
+    window.removeEventListener("pointerup", this.onWindowUp, true);
+    window.removeEventListener("pointercancel", this.onWindowUp, true);
+    this.resizeObserver.disconnect();
   }
 
   // ---- widget-backed state --------------------------------------------------------------------
   widget(name) {
     return this.node.widgets?.find((w) => w.name === name);
   }
+  // a text that does not parse reads as no pairs (and the status line shows why); it is only
+  // replaced when the user draws, clears or undoes in the editor
+  get parsedPoints() {
+    return parsePoints(this.widget("points")?.value ?? "");
+  }
   get points() {
-    const p = parseJSON(this.widget("points")?.value ?? "", {});
-    return { sources: Array.isArray(p.sources) ? p.sources : [], targets: Array.isArray(p.targets) ? p.targets : [] };
+    const p = this.parsedPoints;
+    return p.error ? { sources: [], targets: [] } : p;
   }
   set points(p) {
     this.setWidget("points", JSON.stringify({ sources: p.sources, targets: p.targets }));
   }
+  get parsedStrokes() {
+    return parseStrokes(this.widget("mask_strokes")?.value ?? "");
+  }
   get strokes() {
-    const s = parseJSON(this.widget("mask_strokes")?.value ?? "", []);
-    return Array.isArray(s) ? s : [];
+    return this.parsedStrokes.strokes ?? [];
   }
   set strokes(s) {
     this.setWidget("mask_strokes", JSON.stringify(s));
@@ -76,8 +191,8 @@ class DragEditor {
     if (!w) return;
     w.value = value;
     w.callback?.(value);
-    this.node.setDirtyCanvas?.(true, true);
-    this.draw();
+    if (this.node.graph) this.node.setDirtyCanvas?.(true, true);
+    this.requestDraw();
   }
 
   // ---- toolbar ---------------------------------------------------------------------------------
@@ -135,9 +250,20 @@ class DragEditor {
       this.image.src = url;
     }
   }
+  /** The upstream node of the image input, or null; never throws while the node has no graph
+   * (being configured during a paste, clone or Convert to Subgraph, or already removed). */
+  upstream() {
+    if (this.disposed || !this.node.graph) return null;
+    try {
+      const slot = this.node.findInputSlot?.("image");
+      if (slot == null || slot < 0 || this.node.inputs?.[slot]?.link == null) return null;
+      return this.node.getInputNode?.(slot) ?? null;
+    } catch {
+      return null; // a link that the graph does not hold (yet)
+    }
+  }
   findUpstreamImage() {
-    const slot = this.node.findInputSlot?.("image");
-    const origin = slot != null && slot >= 0 ? this.node.getInputNode?.(slot) : null;
+    const origin = this.upstream();
     if (!origin) return;
     if (origin.imgs?.length) return this.setImage(origin.imgs[0].src);
     const name = origin.widgets?.find((w) => w.name === "image")?.value;
@@ -206,7 +332,7 @@ class DragEditor {
         this.points = p;
       } else {
         this.pending = null;
-        this.draw();
+        this.requestDraw();
       }
       return;
     }
@@ -217,7 +343,7 @@ class DragEditor {
     if (!at.inside) return;
     if (!this.pending) {
       this.pending = [at.x, at.y];
-      this.draw();
+      this.requestDraw();
     } else {
       const p = this.points;
       p.sources.push(this.pending);
@@ -227,6 +353,7 @@ class DragEditor {
     }
   }
   onMove(e) {
+    if ((this.painting || this.dragging) && e.buttons === 0) this.onUp(); // a release we did not see
     if (this.painting) return this.paint(this.toImage(e));
     if (!this.dragging) return;
     e.stopPropagation();
@@ -252,6 +379,7 @@ class DragEditor {
 
   // ---- drawing ---------------------------------------------------------------------------------
   draw() {
+    this.drawn = this.stateKey();
     const c = this.canvas;
     const r = c.getBoundingClientRect();
     if (r.width > 0 && r.height > 0 && (c.width !== Math.round(r.width) || c.height !== Math.round(r.height))) {
@@ -268,11 +396,19 @@ class DragEditor {
       ctx.fillText("Connect a Load Image (or run once) to see the image", 10, 20);
     }
     this.drawMask(ctx, scale, ox, oy, w, h);
-    const p = this.points;
+    const parsed = this.parsedPoints;
+    const strokes = this.parsedStrokes;
+    const p = parsed.error ? { sources: [], targets: [] } : parsed;
     p.sources.forEach((s, i) => p.targets[i] && this.drawArrow(ctx, this.toCanvas(s), this.toCanvas(p.targets[i])));
     if (this.pending) this.drawDot(ctx, this.toCanvas(this.pending), COLORS.source);
-    this.status.textContent = `${p.sources.length} pair(s), ${this.strokes.length ? "painted mask" : "whole image editable"}` +
-      (this.pending ? " — click the target" : "") + ` · ${w}×${h} px`;
+    const errors = [parsed.error && `points: ${parsed.error}`, strokes.error && `mask_strokes: ${strokes.error}`]
+      .filter(Boolean);
+    this.status.classList.toggle("coupled-sde-drag-error", errors.length > 0);
+    this.status.style.color = errors.length ? "#ff6b6b" : "#aaa";
+    this.status.textContent = errors.length
+      ? `${errors.join(" · ")} — fix the text, or draw to replace it`
+      : `${p.sources.length} pair(s), ${strokes.strokes.length ? "painted mask" : "whole image editable"}` +
+        (this.pending ? " — click the target" : "") + ` · ${w}×${h} px`;
   }
   drawMask(ctx, scale, ox, oy, w, h) {
     const strokes = this.strokes;
@@ -319,6 +455,19 @@ class DragEditor {
   }
 }
 
+/** The image a run of the node used (nodes/drag_nodes.py sends it under this key, not as
+ * "images", so that the frontend does not show it again below the editor). */
+const IMAGE_KEY = "coupled_sde_drag_image";
+
+function chain(object, name, after) {
+  const before = object[name];
+  object[name] = function () {
+    const r = before?.apply(this, arguments);
+    after.apply(this, arguments);
+    return r;
+  };
+}
+
 app.registerExtension({
   name: "coupled_sde.drag_editor",
   async nodeCreated(node) {
@@ -328,34 +477,39 @@ app.registerExtension({
     const widget = node.addDOMWidget("drag_editor", "coupled_sde_drag_editor", editor.root, {
       serialize: false,
       hideOnZoom: false,
+      hideInPanel: true, // 1.49+: not an entry of the right side panel's Parameters tab
       getMinHeight: () => 300,
     });
     widget.serialize = false; // keep widgets_values positional: only points and mask_strokes are saved
+    // The frontend places a DOM widget at `widget.width ?? node.width`; a panel that sets
+    // widget.width would freeze the editor's width. It always follows the node.
+    Object.defineProperty(widget, "width", { configurable: true, get: () => undefined, set: () => {} });
     node.setSize?.([Math.max(node.size[0], 360), Math.max(node.size[1], 520)]);
 
-    const onExecuted = node.onExecuted;
-    node.onExecuted = function (output) {
-      onExecuted?.apply(this, arguments);
-      const img = output?.images?.[0];
+    // redraw when the text boxes change (typed, pasted, loaded, undone)
+    for (const name of ["points", "mask_strokes"]) {
+      const w = editor.widget(name);
+      if (w) chain(w, "callback", () => editor.requestDraw());
+    }
+    chain(node, "onExecuted", (output) => {
+      const img = output?.[IMAGE_KEY]?.[0] ?? output?.images?.[0];
       if (img) {
         const params = new URLSearchParams({ filename: img.filename, type: img.type, subfolder: img.subfolder ?? "" });
         editor.setImage(api.apiURL(`/view?${params}`));
       }
-    };
-    const onConnectionsChange = node.onConnectionsChange;
-    node.onConnectionsChange = function () {
-      onConnectionsChange?.apply(this, arguments);
-      editor.findUpstreamImage();
-    };
-    // the upstream image can change (another file picked): look again now and then
-    const timer = setInterval(() => {
-      if (!node.graph) return clearInterval(timer);
-      editor.findUpstreamImage();
-      editor.draw();
-    }, 1000);
-    requestAnimationFrame(() => {
-      editor.findUpstreamImage();
-      editor.draw();
     });
+    // the graph may be null here (a node being configured by paste, clone or Convert to
+    // Subgraph); refresh() only looks upstream while the node is in a graph
+    chain(node, "onConnectionsChange", () => editor.refresh());
+    chain(node, "onConfigure", () => editor.requestDraw());
+    chain(node, "onAdded", () => {
+      editor.attach();
+      requestAnimationFrame(() => editor.refresh());
+    });
+    // the classic canvas draws the node whenever something changed (another file picked upstream,
+    // a value loaded): refresh() compares and redraws only then
+    chain(node, "onDrawForeground", () => editor.refresh());
+    chain(node, "onRemoved", () => editor.dispose());
+    requestAnimationFrame(() => editor.refresh());
   },
 });
