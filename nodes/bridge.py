@@ -251,9 +251,7 @@ def to_model_space(model, samples: torch.Tensor) -> torch.Tensor:
     """The source latent as the algorithms see it, float32 or float64: ``process_latent_in``, divided
     by the flow noise scale (see :func:`noise_scale`; 1 for nearly every model)."""
     x = samples.to(torch.float64 if samples.dtype == torch.float64 else torch.float32)
-    x = model.model.process_latent_in(x)
-    s = noise_scale(model)
-    return x if s == 1.0 else x / s
+    return model.model.process_latent_in(x) / noise_scale(model)  # / 1.0 keeps the bits
 
 
 def from_model_space(model, y: torch.Tensor, x0_model: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
@@ -265,8 +263,7 @@ def from_model_space(model, y: torch.Tensor, x0_model: torch.Tensor, source: tor
     input latent instead. An identity edit therefore returns the input LATENT bit for bit.
     """
     y = y.to(x0_model.device)
-    s = noise_scale(model)
-    out = model.model.process_latent_out((y if s == 1.0 else y * s).to(x0_model.dtype)).to(source.device)
+    out = model.model.process_latent_out((y * noise_scale(model)).to(x0_model.dtype)).to(source.device)
     keep = (y == x0_model).to(source.device)
     return torch.where(keep, source.to(out.dtype), out).to(source.dtype)
 
@@ -319,7 +316,8 @@ class BranchGuider(comfy.samplers.CFGGuider):
         self.active_cfg: Optional[float] = None  # a per-call cfg (SDE-Drag's schedule), else the branch's
         self.branch_conds: dict[str, dict[str, list]] = {}
         self.pair_conds = None
-        self.scale = noise_scale(model_patcher)  # the algorithms run in x / s (see noise_scale)
+        # the algorithms run in x / s (see noise_scale); scaling by 1.0 keeps every bit
+        self.scale = noise_scale(model_patcher)
         self._prepared = None
 
     # -- evaluation ---------------------------------------------------------------------------
@@ -336,8 +334,6 @@ class BranchGuider(comfy.samplers.CFGGuider):
         self.active, self.active_cfg = branch, cfg
         s = torch.full((x.shape[0],), sigma, device=x.device, dtype=torch.float32)
         options, seed = extra_args["model_options"], extra_args.get("seed")
-        if self.scale == 1.0:
-            return self(x, s, model_options=options, seed=seed)
         return self(x * self.scale, s, model_options=options, seed=seed) / self.scale
 
     def denoise_pair(self, x: torch.Tensor, y: torch.Tensor, sigma: float, extra_args: dict,
@@ -349,11 +345,10 @@ class BranchGuider(comfy.samplers.CFGGuider):
         xy = torch.cat([x, y])
         s = torch.full((xy.shape[0],), sigma, device=x.device, dtype=torch.float32)
         pos, neg = self.pair_conds
-        out = comfy.samplers.sampling_function(self.inner_model, xy if self.scale == 1.0 else xy * self.scale, s, neg,
-                                               pos, self.branches["source"].cfg if cfg is None else cfg,
-                                               model_options=extra_args["model_options"], seed=extra_args.get("seed"))
-        if self.scale != 1.0:
-            out = out / self.scale
+        out = comfy.samplers.sampling_function(self.inner_model, xy * self.scale, s, neg, pos,
+                                               self.branches["source"].cfg if cfg is None else cfg,
+                                               model_options=extra_args["model_options"],
+                                               seed=extra_args.get("seed")) / self.scale
         return out[: x.shape[0]], out[x.shape[0]:]
 
     def _pair_fits(self, x: torch.Tensor) -> bool:
@@ -464,9 +459,8 @@ class Context:
         """The core's per-step callback -> ComfyUI's (progress bar, preview); honours cancel."""
         comfy.model_management.throw_exception_if_processing_interrupted()
         if self.node_callback is not None:
-            s = self.guider.scale
-            denoised, x = (info["denoised"], info["x"]) if s == 1.0 else (info["denoised"] * s, info["x"] * s)
-            self.node_callback(info["i"], denoised, x, info["total"])
+            s = self.guider.scale  # previews in the model's own coordinates
+            self.node_callback(info["i"], info["denoised"] * s, info["x"] * s, info["total"])
 
 
 class _AlgorithmSampler(comfy.samplers.Sampler):

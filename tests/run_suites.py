@@ -39,7 +39,7 @@ def run(label: str, python: str, args: list[str], env: dict) -> dict:
                 counts["passed"] += total - skipped - failed
                 counts["failed"] += failed
                 counts["skipped"] += skipped
-    if rc not in (0,) and counts["failed"] == 0:
+    if rc != 0 and counts["failed"] == 0:
         counts["failed"] = 1  # a crash, or no test collected (exit 5): never green
     return counts
 
@@ -66,7 +66,7 @@ def main(extra: list[str]) -> int:
     print("\n" + "\n".join(lines))
     total = {k: sum(r[k] for r in results) for k in ("passed", "failed", "skipped")}
     print(f"{total['passed']} passed, {total['failed']} failed, {total['skipped']} skipped")
-    return 1 if total["failed"] or any(r["rc"] not in (0,) for r in results) else 0
+    return 1 if total["failed"] or any(r["rc"] != 0 for r in results) else 0
 
 
 if __name__ == "__main__":

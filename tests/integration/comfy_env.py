@@ -180,8 +180,7 @@ def tiny_flux(comfy, **overrides) -> dict:
     from comfy.ldm.flux.model import FluxParams
 
     cfg = dict(TINY_FLUX, **overrides)
-    fields = {f.name: f for f in dataclasses.fields(FluxParams)}
-    if "txt_ids_dims" in fields:
+    if "txt_ids_dims" in {f.name for f in dataclasses.fields(FluxParams)}:
         cfg.setdefault("txt_ids_dims", [])
     return cfg
 
@@ -283,8 +282,8 @@ def comfy_server(comfy: Comfy, model_dir: Path, tmp: Path):
         port = sock.getsockname()[1]
     env = dict(os.environ)
     # main.py with the stand-ins appended to sys.path (after site-packages), as in-process
-    boot = ["-c", "import runpy, sys; sys.argv[0] = 'main.py'; sys.path.insert(0, '.'); "
-            f"sys.path.append({str(STUBS)!r}) if {bool(comfy.standins)!r} else None; "
+    standins = f"sys.path.append({str(STUBS)!r}); " if comfy.standins else ""
+    boot = ["-c", f"import runpy, sys; sys.argv[0] = 'main.py'; {standins}"
             "runpy.run_path('main.py', run_name='__main__')"]
     log_path = tmp / "server.log"
     with open(log_path, "w") as log:

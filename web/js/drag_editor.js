@@ -395,9 +395,9 @@ class DragEditor {
       ctx.font = "12px sans-serif";
       ctx.fillText("Connect a Load Image (or run once) to see the image", 10, 20);
     }
-    this.drawMask(ctx, scale, ox, oy, w, h);
     const parsed = this.parsedPoints;
     const strokes = this.parsedStrokes;
+    this.drawMask(ctx, strokes.strokes ?? [], scale, ox, oy, w, h);
     const p = parsed.error ? { sources: [], targets: [] } : parsed;
     p.sources.forEach((s, i) => p.targets[i] && this.drawArrow(ctx, this.toCanvas(s), this.toCanvas(p.targets[i])));
     if (this.pending) this.drawDot(ctx, this.toCanvas(this.pending), COLORS.source);
@@ -407,11 +407,10 @@ class DragEditor {
     this.status.style.color = errors.length ? "#ff6b6b" : "#aaa";
     this.status.textContent = errors.length
       ? `${errors.join(" · ")} — fix the text, or draw to replace it`
-      : `${p.sources.length} pair(s), ${strokes.strokes.length ? "painted mask" : "whole image editable"}` +
+      : `${p.sources.length} pair(s), ${strokes.strokes?.length ? "painted mask" : "whole image editable"}` +
         (this.pending ? " — click the target" : "") + ` · ${w}×${h} px`;
   }
-  drawMask(ctx, scale, ox, oy, w, h) {
-    const strokes = this.strokes;
+  drawMask(ctx, strokes, scale, ox, oy, w, h) {
     if (!strokes.length) return;
     const off = document.createElement("canvas");
     off.width = Math.max(1, Math.round(w * scale));
