@@ -9,6 +9,8 @@ Core (sync-SDE)::
     path = forward_path(x0, sigmas, NoiseFamily.FLOW, seed=0)          # sigmas decreasing, last 0
     inc  = backward_increments(path, denoise_src, solver="posterior")    # n source calls, reusable
     y    = coupled_sample(inc, denoise_tgt, mask=None)                   # n target calls
+    y2   = coupled_sample(inc, denoise_tgt, coupling=release_schedule(sigmas, 0.3), localize=0.2)
+                                                  # variants (docs/ALGORITHMS.md 3.9): same n calls
 
 Options are keyword-only, in one order (``seed``, ``solver``, ``mask``, ``kind``, the method's own,
 then ``denoise_both`` and ``callback``), and every function that takes a denoiser runs under
@@ -18,7 +20,7 @@ the equations, and docs/ALGORITHMS.md derives them.
 
 from .analytic import GaussianMixture
 from .baselines import edit_friendly_ddpm, flowedit, ode_invert, ode_sample, sde_sample, sdedit
-from .coupled import Increments, backward_increments, coupled_sample, reconstruct, sync_sde_edit
+from .coupled import Increments, backward_increments, coupled_sample, reconstruct, release_schedule, sync_sde_edit
 from .cycle import cycle_sde_invert, cycle_sde_sample
 from .drag import copy_paste, copy_paste_noisy, drag_schedule, pixels_to_cells
 from .path import PATH_KINDS, BrownianPath, forward_path, subsample_path
@@ -39,6 +41,7 @@ __all__ = [
     "coupled_sample",
     "reconstruct",
     "sync_sde_edit",
+    "release_schedule",
     "cycle_sde_invert",
     "cycle_sde_sample",
     "sde_sample",
