@@ -8,10 +8,13 @@ from ..sampling import NoiseFamily, flowedit
 from . import bridge
 from .common import (
     CATEGORY,
+    Branch,
     cfg_input,
     latent_output,
+    log_hint,
     model_input,
     negative_input,
+    same_branch,
     seed_input,
     sigmas_input,
     start_step_input,
@@ -58,8 +61,17 @@ class FlowEdit(io.ComfyNode):
             return flowedit(x0, sig, ctx.denoiser("source"), ctx.denoiser("target"), seed=seed, n_avg=n_avg,
                             n_min=n_min, callback=ctx.step, denoise_both=ctx.pair)
 
-        return two_branch_edit(model, latent, sigmas, start_step, seed, (source_positive, source_negative, source_cfg),
-                               (target_positive, target_negative, target_cfg), edit)
+        out = two_branch_edit(model, latent, sigmas, start_step, seed, (source_positive, source_negative, source_cfg),
+                              (target_positive, target_negative, target_cfg), edit)
+        steps = sigmas.numel() - 1
+        now = f" (now {start_step} of {steps}, i.e. n_max {steps - start_step})"
+        few = [f"lower start_step{now}", "raise the target's guidance or target_cfg (paper: FluxGuidance 5.5 on Flux, "
+               "cfg 13.5 on SD3)", "make the target prompt differ more from the source prompt"]
+        many = [f"raise start_step{now}", "lower the target's guidance or target_cfg",
+                "describe the image accurately in the source prompt"]
+        same = same_branch(Branch(source_positive, source_negative, float(source_cfg)),
+                           Branch(target_positive, target_negative, float(target_cfg)))
+        return log_hint("FlowEdit", bridge.latent_samples(model, latent), out, None, few, many, same_prompt=same)
 
 
 NODES = [FlowEdit]

@@ -173,6 +173,15 @@ def check_conditioning(cond, batch: int, name: str) -> None:
                 )
 
 
+def schedule(model, scheduler: str, steps: int) -> torch.Tensor:
+    """The SIGMAS that BasicScheduler gives for ``model`` (its own ``model_sampling``: shift and
+    sigma range), ``scheduler`` and ``steps`` at denoise 1."""
+    if scheduler not in comfy.samplers.SCHEDULER_NAMES:
+        raise ValueError(f"scheduler: {scheduler!r} is not one of this ComfyUI's schedulers "
+                         f"({', '.join(comfy.samplers.SCHEDULER_NAMES)})")
+    return comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), scheduler, steps).cpu()
+
+
 def drag_sigmas(model, steps: int, t0: float) -> torch.Tensor:
     """SDE-Drag's reverse schedule: the model's "normal" (uniform-timestep) schedule of ``steps``
     over the whole range, from fraction ``t0`` of it down to 0 (round(t0 * steps) steps)."""

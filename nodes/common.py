@@ -7,14 +7,15 @@ live in ``bridge.py``): only ``comfy_api``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 from comfy_api.latest import io
 
 from ..sampling import SOLVERS, BrownianPath, Increments
-from . import bridge
+from . import bridge, diagnostics
 from .bridge import Branch, ModelSignature
 
 CATEGORY = "sampling/coupled_sde"
@@ -81,6 +82,29 @@ def branch(positive, negative, cfg, batch, name):
     return Branch(positive, negative, float(cfg))
 
 
+def same_branch(a: Branch, b: Branch) -> bool:
+    """Whether two branches compute the same thing: the same prompt and cfg, and the same negative
+    where cfg uses one (at cfg 1 the negative is never evaluated)."""
+    if not math.isclose(a.cfg, b.cfg) or not diagnostics.same_conditioning(a.positive, b.positive):
+        return False
+    return math.isclose(a.cfg, 1.0) or diagnostics.same_conditioning(a.negative, b.negative)
+
+
+def log_hint(node: str, source: torch.Tensor, output: io.NodeOutput, mask, few: Sequence[str], many: Sequence[str],
+             same_prompt: bool = False) -> io.NodeOutput:
+    """Log the edit's one-line change hint (``diagnostics.change_hint``: when it changed almost nothing
+    or almost everything) and return ``output`` (a NodeOutput whose first value is the LATENT)."""
+    diagnostics.log_change(node, source, output.result[0]["samples"], mask=mask, few=few, many=many,
+                           same_prompt=same_prompt)
+    return output
+
+
+def mask_advice(mask, few: list, many: list) -> tuple[list, list]:
+    if mask is not None:
+        return few + ["widen the mask (white = editable)"], many + ["shrink the mask"]
+    return few, many + ["paint a mask to restrict the edit (everything outside it stays exact)"]
+
+
 def edit_mask(mask, source_latent: dict, samples: torch.Tensor):
     if mask is None:
         mask = source_latent.get("noise_mask")
@@ -120,6 +144,8 @@ class SourceIncrements:
     made_by: ModelSignature
     method: str
     start: Optional[torch.Tensor] = None
+    start_step: Optional[int] = None  # where the path starts in the full schedule (for the log hint)
+    branch: Optional[Branch] = None  # the source prompt (the log hint tells a reconstruction from an edit)
 
 
 # ---- edit frames ----------------------------------------------------------------------------

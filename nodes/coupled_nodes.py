@@ -5,6 +5,8 @@ Node ids are permanent (saved workflows refer to them): never rename one.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from comfy_api.latest import io
 
@@ -18,6 +20,7 @@ from ..sampling import (
 from . import bridge
 from .common import (
     CATEGORY,
+    Branch,
     IncrementsType,
     PathType,
     SourceIncrements,
@@ -26,10 +29,13 @@ from .common import (
     cfg_input,
     edit_mask,
     latent_output,
+    log_hint,
+    mask_advice,
     mask_input,
     model_input,
     negative_input,
     output_latent,
+    same_branch,
     seed_input,
     sigmas_input,
     solver_input,
@@ -103,10 +109,10 @@ class BackwardIncrements(io.ComfyNode):
                                             solver=solver, callback=ctx.step),
             seed=path.path.seed)
         return io.NodeOutput(SourceIncrements(bridge.to_device(inc, "cpu"), path.source, path.made_by, "sync-SDE",
-                                              start=path.start))
+                                              start=path.start, start_step=path.start_step, branch=src))
 
 
-def _sample_from_increments(model, positive, increments, negative, cfg, mask, algorithm, name):
+def _sample_from_increments(model, positive, increments, negative, cfg, mask, algorithm, name, node):
     if not isinstance(increments, SourceIncrements):
         raise ValueError(f"increments: expected the INCREMENTS output of a {name} node")
     bridge.check_same_model_kind(increments.made_by, model, "increments")
@@ -127,7 +133,25 @@ def _sample_from_increments(model, positive, increments, negative, cfg, mask, al
                               **{k: bridge.to_device(v, ctx.device) for k, v in extra.items()}),
         seed=inc.path.seed)
     out = bridge.from_model_space(model, y, inc.path.x0, samples)
-    return io.NodeOutput(output_latent(increments.source, out))
+    return log_hint(node, samples, io.NodeOutput(output_latent(increments.source, out)), m,
+                    *_increments_advice(increments, tgt, m),
+                    same_prompt=increments.start is None and increments.branch is not None
+                    and same_branch(increments.branch, tgt))
+
+
+def _increments_advice(increments: SourceIncrements, target: Branch, mask):
+    """What to change, for the log hint of an edit made from increments."""
+    upstream = "Cycle-SDE Inversion" if increments.method == "Cycle-SDE" else "Forward Noising"
+    source_node = "Cycle-SDE Inversion" if increments.method == "Cycle-SDE" else "Backward Brownian Increments"
+    n, k = len(increments.increments.path.sigmas) - 1, increments.start_step
+    now = f" (now {k} of {k + n})" if k is not None else ""
+    few = [f"lower start_step on {upstream}{now}", f"make this prompt differ more from {source_node}'s",
+           "raise the target's guidance (FluxGuidance) or cfg"]
+    many = [f"raise start_step on {upstream}{now}", f"describe the image accurately in {source_node}'s prompt"]
+    src = increments.branch
+    if src is not None and not math.isclose(src.cfg, target.cfg):
+        many.append(f"use {source_node}'s cfg here too (now {src.cfg:g} there, {target.cfg:g} here)")
+    return mask_advice(mask, few, many)
 
 
 class CoupledSampling(io.ComfyNode):
@@ -154,7 +178,7 @@ class CoupledSampling(io.ComfyNode):
     @classmethod
     def execute(cls, model, positive, increments, negative=None, cfg=1.0, mask=None) -> io.NodeOutput:
         return _sample_from_increments(model, positive, increments, negative, cfg, mask, coupled_sample,
-                                       "Backward Brownian Increments (or Cycle-SDE Inversion)")
+                                       "Backward Brownian Increments (or Cycle-SDE Inversion)", "Coupled Sampling")
 
 
 class CycleSDEInversion(io.ComfyNode):
@@ -194,7 +218,7 @@ class CycleSDEInversion(io.ComfyNode):
 
         inc = bridge.run_guided(model, {"source": src}, samples, sig, work, seed=seed)
         return io.NodeOutput(SourceIncrements(bridge.to_device(inc, "cpu"), dict(latent, samples=samples),
-                                              bridge.signature(model), "Cycle-SDE"))
+                                              bridge.signature(model), "Cycle-SDE", start_step=start_step, branch=src))
 
 
 class CycleSDESampling(io.ComfyNode):
@@ -220,7 +244,7 @@ class CycleSDESampling(io.ComfyNode):
     @classmethod
     def execute(cls, model, positive, increments, negative=None, cfg=1.0, mask=None) -> io.NodeOutput:
         return _sample_from_increments(model, positive, increments, negative, cfg, mask, cycle_sde_sample,
-                                       "Cycle-SDE Inversion")
+                                       "Cycle-SDE Inversion", "Cycle-SDE Sampling")
 
 
 class SyncSDEEdit(io.ComfyNode):
@@ -258,7 +282,8 @@ class SyncSDEEdit(io.ComfyNode):
     def execute(cls, model, source_positive, target_positive, latent, sigmas, start_step, seed, solver="posterior",
                 source_negative=None, target_negative=None, source_cfg=1.0, target_cfg=1.0, mask=None,
                 batch_branches=True) -> io.NodeOutput:
-        m = edit_mask(mask, latent, bridge.latent_samples(model, latent))
+        samples = bridge.latent_samples(model, latent)
+        m = edit_mask(mask, latent, samples)
         family = bridge.noise_family(model)
 
         def edit(ctx, x0, sig):
@@ -266,8 +291,17 @@ class SyncSDEEdit(io.ComfyNode):
                                  solver=solver, mask=bridge.to_device(m, ctx.device),
                                  denoise_both=ctx.pair if batch_branches else None, callback=ctx.step)
 
-        return two_branch_edit(model, latent, sigmas, start_step, seed, (source_positive, source_negative, source_cfg),
-                               (target_positive, target_negative, target_cfg), edit)
+        out = two_branch_edit(model, latent, sigmas, start_step, seed, (source_positive, source_negative, source_cfg),
+                              (target_positive, target_negative, target_cfg), edit)
+        now = f" (now {start_step} of {sigmas.numel() - 1})"
+        few = [f"lower start_step{now}", "make the target prompt differ more from the source prompt",
+               "raise the target's guidance (FluxGuidance) or both cfg values"]
+        many = [f"raise start_step{now}", "describe the image accurately in the source prompt"]
+        if not math.isclose(source_cfg, target_cfg):
+            many.append(f"use equal cfg on both branches (now {source_cfg:g} / {target_cfg:g})")
+        same = same_branch(Branch(source_positive, source_negative, float(source_cfg)),
+                           Branch(target_positive, target_negative, float(target_cfg)))
+        return log_hint("Sync-SDE Edit", samples, out, m, *mask_advice(m, few, many), same_prompt=same)
 
 
 NODES = [ForwardNoising, BackwardIncrements, CoupledSampling, CycleSDEInversion, CycleSDESampling, SyncSDEEdit]

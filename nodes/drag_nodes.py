@@ -4,6 +4,7 @@ all-in-one multi-iteration SDE Drag. Node ids are permanent."""
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import torch
 from comfy_api.latest import io, ui
@@ -18,6 +19,8 @@ from .common import (
     branch,
     edit_latent,
     edit_mask,
+    log_hint,
+    mask_advice,
     mask_input,
     model_input,
     seed_input,
@@ -185,7 +188,20 @@ class SDEDrag(io.ComfyNode):
                             callback=ctx.step)
 
         # the same prompt on both halves of every batched call: the path and the dragged latent
-        return edit_latent(model, latent, samples, {"source": prompt, "target": prompt}, sig, seed, edit)
+        out = edit_latent(model, latent, samples, {"source": prompt, "target": prompt}, sig, seed, edit)
+        longest = max(math.hypot(tx - sx, ty - sy) for (sx, sy), (tx, ty) in zip(src, tgt))
+        few = [f"raise t0 (now {t0:g})", f"raise alpha (now {alpha:g})"]
+        if longest == 0:
+            few.insert(0, "every arrow starts and ends in the same latent cell, so nothing was dragged: draw "
+                          "longer arrows")
+        else:
+            few.insert(0, f"drag farther (the longest arrow is {longest:.1f} latent cells)")
+        many = [f"lower t0 (now {t0:g})", f"lower cfg_max (now {cfg_max:g})",
+                "put a LoRA loader (trained on the image) before the model input to hold the identity"]
+        few, many = mask_advice(m, few, many)
+        if m is not None:
+            few[-1] = "make sure the mask's white area covers both ends of every arrow"
+        return log_hint("SDE Drag", samples, out, m, few, many)
 
 
 NODES = [DragPointsEditor, CopyPasteLatents, SDEDrag]

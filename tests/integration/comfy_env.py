@@ -35,6 +35,9 @@ PACK_IDS = (
     "CoupledSDE_CopyPasteLatents",
     "CoupledSDE_SDEDrag",
     "CoupledSDE_FlowEdit",
+    "CoupledSDE_EditSettings",
+    "CoupledSDE_DragSettings",
+    "CoupledSDE_EditDifference",
 )
 
 

@@ -19,6 +19,8 @@ def test_loader_registers_every_node_id_with_tooltips_and_help_pages(comfy):
         for section in ("required", "optional"):
             for name, spec in info["input"].get(section, {}).items():
                 assert spec[1].get("tooltip"), (node_id, name)
+        # and every output
+        assert len(info["output_tooltips"]) == len(info["output"]) and all(info["output_tooltips"]), node_id
     assert comfy.pack_loaded is True
     print(f"ComfyUI at {comfy.path.name}; torchvision: {comfy.torchvision}; torch {torch.__version__}")
     # a help page per node, served from the web folder ComfyUI registered for the pack, in the

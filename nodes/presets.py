@@ -1,0 +1,193 @@
+"""Settings presets per model family, each value with its source. Pure Python; no ComfyUI import.
+
+Read by the Edit Settings and SDE Drag Settings nodes (``helper_nodes.py``), and listed in the
+README ("Settings", "Presets"). Only three sources are real: the sync-SDE reference code, the
+FlowEdit paper and the SDE-Drag paper. Every other number is a starting point that nobody has
+measured on real weights, and says so: its source is :data:`UNMEASURED`, and a preset holding one
+has "unmeasured" in its name.
+
+Preset names are stored in saved workflows (they are combo values): like node ids, never rename
+one. Add new presets instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+SYNC_REFERENCE = "sync-SDE reference code"
+FLOWEDIT_PAPER = "FlowEdit paper"
+DRAG_PAPER = "SDE-Drag paper"
+T0_PAPER = "Cycle-SDE / SDE-Drag paper (t0 = 0.6)"
+UNMEASURED = "unmeasured"
+UNUSED = "not used"
+SOURCED = (SYNC_REFERENCE, FLOWEDIT_PAPER, DRAG_PAPER, T0_PAPER)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One number of a preset and where it comes from (one of :data:`SOURCED`, :data:`UNMEASURED`
+    or :data:`UNUSED`); ``note`` says more (e.g. "the paper's SD1.5 value")."""
+
+    value: object
+    source: str = UNMEASURED
+    note: str = ""
+
+    def __post_init__(self):
+        if self.source not in (*SOURCED, UNMEASURED, UNUSED):
+            raise ValueError(f"source: unknown source {self.source!r}")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A preset: its values (output name -> :class:`Setting`, in the node's output order), the
+    scheduler its SIGMAS output uses (Edit Settings only) and notes for the description."""
+
+    name: str
+    family: str
+    method: str
+    values: dict
+    scheduler: Optional[Setting] = None
+    notes: tuple = field(default_factory=tuple)
+
+    def __getitem__(self, key: str):
+        return self.values[key].value
+
+    def unmeasured(self) -> list[str]:
+        """The names of the unmeasured values (and "scheduler" when the schedule is unmeasured)."""
+        out = [k for k, s in self.values.items() if s.source == UNMEASURED]
+        if self.scheduler is not None and self.scheduler.source == UNMEASURED:
+            out.append("scheduler")
+        return out
+
+    def describe(self, extra: Optional[dict] = None) -> str:
+        """A multi-line text: the name, one line per value with its source, the notes.
+        ``extra``: more facts per value, e.g. ``{"start_step": "sigma 0.951"}``."""
+        extra = extra or {}
+        lines = [self.name, f"for {self.method} on {self.family}"]
+        for key, s in self.values.items():
+            more = f", {extra[key]}" if key in extra else ""
+            lines.append(f"{key} = {s.value}{more} ({s.source}{', ' + s.note if s.note else ''})")
+        if self.scheduler is not None:
+            s = self.scheduler
+            lines.append(f"SIGMAS = ComfyUI's '{s.value}' scheduler on this MODEL, as BasicScheduler computes it "
+                         f"({s.source}{', ' + s.note if s.note else ''})")
+        lines += list(self.notes)
+        if self.unmeasured():
+            lines.append(f"unmeasured: {', '.join(self.unmeasured())}. These are starting points nobody has measured "
+                         "on real weights: tune from there.")
+        return "\n".join(lines)
+
+    def one_line(self, extra: Optional[dict] = None) -> str:
+        """The used values with their sources, on one line (the node's log line)."""
+        extra = extra or {}
+        parts = [f"{k} {s.value}{' (' + extra[k] + ')' if k in extra else ''} [{s.source}]"
+                 for k, s in self.values.items() if s.source != UNUSED]
+        if self.scheduler is not None:
+            parts.append(f"scheduler {self.scheduler.value} [{self.scheduler.source}]")
+        return f"'{self.name}': " + ", ".join(parts)
+
+
+# ---- Edit Settings: Sync-SDE Edit and FlowEdit (and Cycle-SDE / Forward Noising: steps, start_step) ----
+
+EDIT_KEYS = ("steps", "start_step", "source_guidance", "target_guidance", "source_cfg", "target_cfg", "n_avg")
+
+
+def _edit(name, family, method, steps, scheduler, start, guidance, cfg, n_avg=None, notes=()):
+    """``steps`` / ``scheduler`` / ``start`` / ``n_avg``: ``(value, source[, note])``; ``guidance``
+    and ``cfg``: ``((source value, target value), source[, note])``, or None for "not used"."""
+    def pair(spec, what):
+        if spec is None:
+            return (Setting(1.0, UNUSED, f"{family} has no {what}"),) * 2
+        (a, b), *rest = spec
+        return Setting(float(a), *rest), Setting(float(b), *rest)
+
+    g_src, g_tgt = pair(guidance, "distilled guidance (FluxGuidance)")
+    c_src, c_tgt = pair(cfg, "cfg")
+    n = Setting(*n_avg) if n_avg else Setting(1, UNUSED, "FlowEdit only")
+    values = dict(zip(EDIT_KEYS, (Setting(*steps), Setting(*start), g_src, g_tgt, c_src, c_tgt, n)))
+    return Preset(name, family, method, values, Setting(*scheduler), tuple(notes))
+
+
+_SYNC_NOTE = ("solver: posterior (the pack's default, exact; the reference code's step is euler, "
+              "which cannot start at a flow sigma of 1)")
+_CFG_NOTE = "cfg above 1 needs source_negative and target_negative (an empty prompt works)"
+_EQUAL = "keep source_cfg = target_cfg: a cfg mismatch is an edit too"
+_FLOWEDIT_SCHED = ("simple", UNMEASURED, "the paper's diffusers schedule is not compared with it")
+_N_MIN = "n_min = 0 (FlowEdit paper; the node's default)"
+
+EDIT_PRESETS = {p.name: p for p in (
+    _edit("Flux.1-dev · sync-SDE (reference code)", "Flux.1-dev", "Sync-SDE Edit",
+          (28, SYNC_REFERENCE), ("simple", SYNC_REFERENCE), (4, SYNC_REFERENCE),
+          ((1.0, 1.0), SYNC_REFERENCE, "FluxGuidance on each prompt"), ((1.0, 1.0), SYNC_REFERENCE, "no true CFG"),
+          notes=(_SYNC_NOTE,)),
+    _edit("Flux.1-dev · FlowEdit (paper)", "Flux.1-dev", "FlowEdit",
+          (28, FLOWEDIT_PAPER), _FLOWEDIT_SCHED, (4, FLOWEDIT_PAPER, "n_max 24 of 28"),
+          ((1.5, 5.5), FLOWEDIT_PAPER, "FluxGuidance on each prompt"), ((1.0, 1.0), FLOWEDIT_PAPER),
+          (1, FLOWEDIT_PAPER), notes=(_N_MIN,)),
+    _edit("Flux.2 · sync-SDE (reference guidance; steps unmeasured)", "Flux.2", "Sync-SDE Edit",
+          (28, UNMEASURED, "as Flux.1-dev"), ("simple", UNMEASURED), (4, UNMEASURED, "as Flux.1-dev"),
+          ((4.0, 4.0), SYNC_REFERENCE, "source = target, FluxGuidance on each prompt"), ((1.0, 1.0), UNMEASURED),
+          notes=(_SYNC_NOTE, "ComfyUI's Flux.2 templates schedule with Flux2Scheduler: wire steps into it to use "
+                             "that schedule instead of SIGMAS")),
+    _edit("SD3, SD3.5 · FlowEdit (paper)", "SD3 / SD3.5", "FlowEdit",
+          (50, FLOWEDIT_PAPER), _FLOWEDIT_SCHED, (17, FLOWEDIT_PAPER, "n_max 33 of 50"), None,
+          ((3.5, 13.5), FLOWEDIT_PAPER), (1, FLOWEDIT_PAPER),
+          notes=(_CFG_NOTE, _N_MIN, "the paper measured SD3; on SD3.5 the same numbers are a start (unmeasured)")),
+    _edit("SD3.5 · sync-SDE (unmeasured)", "SD3.5", "Sync-SDE Edit",
+          (28, UNMEASURED), ("simple", UNMEASURED), (8, UNMEASURED, "about 30 % of the steps"), None,
+          ((3.5, 3.5), UNMEASURED), notes=(_SYNC_NOTE, _CFG_NOTE, _EQUAL)),
+    _edit("SD1.5 · sync-SDE, Cycle-SDE (t0 paper; rest unmeasured)", "SD1.5", "Sync-SDE Edit or Cycle-SDE",
+          (50, UNMEASURED), ("normal", UNMEASURED), (20, T0_PAPER, "20 of 50"), None,
+          ((4.0, 4.0), UNMEASURED, "4 to 7.5, equal on both"),
+          notes=(_SYNC_NOTE, _CFG_NOTE, _EQUAL, "Cycle-SDE: the same cfg for the inversion and the sampling")),
+    _edit("SDXL · sync-SDE, Cycle-SDE (unmeasured)", "SDXL", "Sync-SDE Edit or Cycle-SDE",
+          (40, UNMEASURED), ("normal", UNMEASURED), (16, UNMEASURED, "about 40 % of the steps"), None,
+          ((5.0, 5.0), UNMEASURED, "4 to 7, equal on both"),
+          notes=(_SYNC_NOTE, _CFG_NOTE, _EQUAL, "Cycle-SDE: the same cfg for the inversion and the sampling")),
+    _edit("Qwen-Image · sync-SDE (unmeasured)", "Qwen-Image", "Sync-SDE Edit",
+          (30, UNMEASURED), ("simple", UNMEASURED), (9, UNMEASURED, "about 30 % of the steps"), None,
+          ((2.5, 2.5), UNMEASURED), notes=(_SYNC_NOTE, _CFG_NOTE, _EQUAL)),
+    _edit("Wan 2.1 video · sync-SDE (unmeasured)", "Wan 2.1", "Sync-SDE Edit",
+          (30, UNMEASURED), ("simple", UNMEASURED), (9, UNMEASURED, "about 30 % of the steps"), None,
+          ((6.0, 6.0), UNMEASURED), notes=(_SYNC_NOTE, _CFG_NOTE, _EQUAL)),
+)}
+
+# ---- SDE Drag Settings ------------------------------------------------------------------------
+
+DRAG_KEYS = ("t0", "steps", "drag_step", "alpha", "beta", "r", "cfg_max", "guidance")
+_PAPER_SD15 = "the paper's SD1.5 value"
+
+
+def _drag(name, family, steps, cfg_max, guidance=None, paper=False, notes=()):
+    """SDE-Drag's paper values (t0 0.6, drag step 2, alpha 1.1, beta 0.3, r 5), sourced on SD1.5 and
+    unmeasured elsewhere; ``steps`` / ``cfg_max`` / ``guidance``: ``(value, source[, note])``."""
+    def paper_value(value, note=""):
+        if paper:
+            return Setting(value, DRAG_PAPER, note)
+        return Setting(value, UNMEASURED, f"{_PAPER_SD15}{'; ' + note if note else ''}")
+
+    values = dict(zip(DRAG_KEYS, (
+        paper_value(0.6, "a fraction of the schedule"), Setting(*steps), paper_value(2.0, "latent cells (16 px)"),
+        paper_value(1.1), paper_value(0.3), paper_value(5, "latent cells"), Setting(*cfg_max),
+        Setting(*guidance) if guidance else Setting(1.0, UNUSED, f"{family} has no FluxGuidance"))))
+    return Preset(name, family, "SDE Drag", values, None, tuple(notes))
+
+
+_NEG = "cfg_max above 1 needs a negative prompt (an empty prompt works)"
+
+DRAG_PRESETS = {p.name: p for p in (
+    _drag("SD1.5 · SDE-Drag (paper)", "SD1.5", (100, DRAG_PAPER), (3.0, DRAG_PAPER), paper=True, notes=(_NEG,)),
+    _drag("SDXL · SDE-Drag (unmeasured)", "SDXL", (60, UNMEASURED), (3.0, UNMEASURED, _PAPER_SD15), notes=(_NEG,)),
+    _drag("SD3.5 · SDE-Drag (unmeasured)", "SD3.5", (50, UNMEASURED), (3.0, UNMEASURED, _PAPER_SD15),
+          notes=(_NEG,)),
+    _drag("Flux.1-dev · SDE-Drag (unmeasured)", "Flux.1-dev", (50, UNMEASURED),
+          (1.0, UNMEASURED, "Flux.1-dev uses its distilled guidance instead of CFG"),
+          (1.0, UNMEASURED, "FluxGuidance on the prompt, as in the flux_sde_drag example")),
+)}
+
+
+def get(presets: dict, name: str, input_name: str = "preset") -> Preset:
+    if name not in presets:
+        raise ValueError(f"{input_name}: unknown preset {name!r}; choose one of: {', '.join(presets)}")
+    return presets[name]
