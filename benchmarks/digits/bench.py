@@ -23,20 +23,21 @@ import torch
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from bench_common import (  # noqa: E402
+    Counted,
+    run_cycle,
+    run_ef_ddpm,
+    run_flowedit,
+    run_ode,
+    run_sdedit,
+    sync_sde,
+)
 from digits_data import N_CLASSES, load_split  # noqa: E402
 from digits_judge import Judge, l1, ssim  # noqa: E402
 from digits_model import MODELS, WEIGHTS, generate, load  # noqa: E402
 
 from comfyui_coupled_sde.sampling import (  # noqa: E402
     NoiseFamily,
-    cycle_sde_invert,
-    cycle_sde_sample,
-    edit_friendly_ddpm,
-    flowedit,
-    ode_invert,
-    ode_sample,
-    sdedit,
-    sync_sde_edit,
 )
 
 RESULTS = HERE.parent / "results"
@@ -50,37 +51,6 @@ COMMAND = "python3 benchmarks/digits/bench.py"
 
 
 # --- the methods: (model, x0, denoise_src, denoise_tgt, start index, steps, seed) -> edited ----
-def _grid(model, steps, k):
-    return model.sigmas(steps)[k:]
-
-
-def sync_sde(solver, kind="brownian"):
-    def run(m, x0, d_src, d_tgt, k, steps, seed):
-        return sync_sde_edit(x0, _grid(m, steps, k), m.family, d_src, d_tgt, seed=seed, solver=solver, kind=kind)
-    return run
-
-
-def run_flowedit(m, x0, d_src, d_tgt, k, steps, seed):
-    return flowedit(x0, _grid(m, steps, k), d_src, d_tgt, seed=seed)
-
-
-def run_sdedit(m, x0, d_src, d_tgt, k, steps, seed):
-    return sdedit(x0, _grid(m, 2 * steps, 2 * k), m.family, d_tgt, seed=seed, solver="posterior")
-
-
-def run_ode(m, x0, d_src, d_tgt, k, steps, seed):
-    sig = _grid(m, steps, k)
-    return ode_sample(ode_invert(x0, sig, m.family, d_src), sig, m.family, d_tgt)
-
-
-def run_ef_ddpm(m, x0, d_src, d_tgt, k, steps, seed):
-    return edit_friendly_ddpm(x0, _grid(m, steps, k), m.family, d_src, d_tgt, seed=seed)
-
-
-def run_cycle(m, x0, d_src, d_tgt, k, steps, seed):
-    return cycle_sde_sample(cycle_sde_invert(x0, _grid(m, steps, k), m.family, d_src, seed=seed), d_tgt)
-
-
 METHODS = {  # name: (runner, models it runs on)
     "sync-SDE (posterior)": (sync_sde("posterior"), MODELS),
     "sync-SDE (euler)": (sync_sde("euler"), MODELS),
@@ -92,17 +62,6 @@ METHODS = {  # name: (runner, models it runs on)
     "Cycle-SDE": (run_cycle, ("vp",)),
 }
 SYNC = ("sync-SDE (posterior)", "sync-SDE (euler)")
-
-
-class Counted:
-    """A denoiser that counts its calls (each call denoises the whole batch once)."""
-
-    def __init__(self, f):
-        self.f, self.calls = f, 0
-
-    def __call__(self, x, sigma):
-        self.calls += 1
-        return self.f(x, sigma)
 
 
 @dataclass

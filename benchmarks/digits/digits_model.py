@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import pathlib
+import sys
 
 import torch
 import torch.nn as nn
@@ -27,6 +28,9 @@ import torch.nn.functional as F
 from digits_data import N_CLASSES, NULL_LABEL
 
 from comfyui_coupled_sde.sampling import NoiseFamily, ode_sample, sde_sample
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from bench_common import ResBlock, timestep_embedding  # noqa: E402
 
 WEIGHTS = pathlib.Path(__file__).resolve().parents[1] / "weights"
 MODELS = ("flow", "vp")
@@ -69,28 +73,6 @@ def noise_feature(name: str, sigma: torch.Tensor) -> torch.Tensor:
 
 
 # --- the network: a small UNet on 8x8 and 4x4 feature maps --------------------------------------------
-def _timestep_embedding(c: torch.Tensor, dim: int) -> torch.Tensor:
-    half = dim // 2
-    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32) / half)
-    args = c.to(torch.float32)[:, None] * freqs[None]
-    return torch.cat([args.cos(), args.sin()], dim=1)
-
-
-class ResBlock(nn.Module):
-    def __init__(self, cin: int, cout: int, emb: int):
-        super().__init__()
-        self.norm1, self.conv1 = nn.GroupNorm(8, cin), nn.Conv2d(cin, cout, 3, padding=1)
-        self.emb = nn.Linear(emb, 2 * cout)
-        self.norm2, self.conv2 = nn.GroupNorm(8, cout), nn.Conv2d(cout, cout, 3, padding=1)
-        self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
-
-    def forward(self, x, e):
-        h = self.conv1(F.silu(self.norm1(x)))
-        scale, shift = self.emb(e)[:, :, None, None].chunk(2, dim=1)
-        h = self.norm2(h) * (1 + scale) + shift
-        return self.skip(x) + self.conv2(F.silu(h))
-
-
 class UNet(nn.Module):
     """Class- and noise-conditional UNet; ``forward(x, c_noise, label)`` -> one channel.
 
@@ -116,7 +98,7 @@ class UNet(nn.Module):
         nn.init.zeros_(self.out[-1].bias)
 
     def forward(self, x, c_noise, label):
-        e = F.silu(self.t_mlp(_timestep_embedding(c_noise, self.emb_dim)) + self.label_emb(label))
+        e = F.silu(self.t_mlp(timestep_embedding(c_noise, self.emb_dim)) + self.label_emb(label))
         h1 = self.d1(self.inp(F.pixel_unshuffle(x, 2)), e)
         h2 = self.d2(self.down(h1), e)
         h = self.u2(torch.cat([self.mid2(self.mid1(h2, e), e), h2], 1), e)

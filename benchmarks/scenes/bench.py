@@ -42,14 +42,21 @@ HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import scene_data as sd  # noqa: E402
 import scene_judge as sj  # noqa: E402
+from bench_common import (  # noqa: E402
+    Counted,
+    grid,
+    run_cycle,
+    run_ef_ddpm,
+    run_flowedit,
+    run_ode,
+    run_sdedit,
+    sync_sde,
+)
 from scene_model import WEIGHTS, generate, load  # noqa: E402
 
 from comfyui_coupled_sde.sampling import (  # noqa: E402
     copy_paste,
     copy_paste_noisy,
-    cycle_sde_invert,
-    cycle_sde_sample,
-    edit_friendly_ddpm,
     flowedit,
     forward_path,
     ode_invert,
@@ -128,38 +135,6 @@ def edit_success(parsed: list, es: EditSet) -> torch.Tensor:
 
 
 # --- methods: (model, x0, d_src, d_tgt, k, steps, seed) -> edited --------------------------------------
-def _grid(model, steps, k):
-    return model.sigmas(steps)[k:]
-
-
-def sync_sde(solver="posterior", kind="brownian", **options):
-    def run(m, x0, d_src, d_tgt, k, steps, seed):
-        return sync_sde_edit(x0, _grid(m, steps, k), m.family, d_src, d_tgt, seed=seed, solver=solver, kind=kind,
-                             **options)
-    return run
-
-
-def run_flowedit(m, x0, d_src, d_tgt, k, steps, seed):
-    return flowedit(x0, _grid(m, steps, k), d_src, d_tgt, seed=seed)
-
-
-def run_sdedit(m, x0, d_src, d_tgt, k, steps, seed):
-    return sdedit(x0, _grid(m, 2 * steps, 2 * k), m.family, d_tgt, seed=seed, solver="posterior")
-
-
-def run_ode(m, x0, d_src, d_tgt, k, steps, seed):
-    sig = _grid(m, steps, k)
-    return ode_sample(ode_invert(x0, sig, m.family, d_src), sig, m.family, d_tgt)
-
-
-def run_ef_ddpm(m, x0, d_src, d_tgt, k, steps, seed):
-    return edit_friendly_ddpm(x0, _grid(m, steps, k), m.family, d_src, d_tgt, seed=seed)
-
-
-def run_cycle(m, x0, d_src, d_tgt, k, steps, seed):
-    return cycle_sde_sample(cycle_sde_invert(x0, _grid(m, steps, k), m.family, d_src, seed=seed), d_tgt)
-
-
 METHODS = {
     "sync-SDE (posterior)": sync_sde("posterior"),
     "sync-SDE (euler)": sync_sde("euler"),
@@ -175,7 +150,7 @@ SYNC = ("sync-SDE (posterior)", "sync-SDE (euler)")
 
 def sync_release(sigma_release=0.2, rho_after=0.0):
     def run(m, x0, d_src, d_tgt, k, steps, seed):
-        sig = _grid(m, steps, k)
+        sig = grid(m, steps, k)
         return sync_sde_edit(x0, sig, m.family, d_src, d_tgt, seed=seed,
                              coupling=release_schedule(sig, sigma_release, rho_after))
     return run
@@ -191,17 +166,6 @@ EXTRA_VARIANTS = {  # measured once on seed 0 (docs/QUALITY.md); run them with -
     "sync-SDE + release below 0.2": sync_release(0.2, 0.0),
     "edit-friendly DDPM + localize 0.25": sync_sde("posterior", kind="resample", localize=0.25),
 }
-
-
-class Counted:
-    """A denoiser that counts its calls (each call denoises the whole batch once)."""
-
-    def __init__(self, f):
-        self.f, self.calls = f, 0
-
-    def __call__(self, x, sigma):
-        self.calls += 1
-        return self.f(x, sigma)
 
 
 @dataclass

@@ -19,8 +19,8 @@ the velocity ``v = eps - x0`` and ``D(x, sigma) = x - sigma v``.
 from __future__ import annotations
 
 import json
-import math
 import pathlib
+import sys
 
 import torch
 import torch.nn as nn
@@ -29,19 +29,15 @@ from scene_data import MAX_TOKENS, SIZE, WORDS, tokenize
 
 from comfyui_coupled_sde.sampling import NoiseFamily, ode_sample, sde_sample
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from bench_common import ResBlock, timestep_embedding  # noqa: E402
+
 WEIGHTS = pathlib.Path(__file__).resolve().parents[1] / "weights" / "scenes"
 
 
 def sigma_grid(steps: int) -> torch.Tensor:
     """Uniform flow grid from sigma 1 to 0 (``steps + 1`` values)."""
     return torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64)
-
-
-def _timestep_embedding(c: torch.Tensor, dim: int) -> torch.Tensor:
-    half = dim // 2
-    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32) / half)
-    args = c.to(torch.float32)[:, None] * freqs[None]
-    return torch.cat([args.cos(), args.sin()], dim=1)
 
 
 class TextEncoder(nn.Module):
@@ -59,21 +55,6 @@ class TextEncoder(nn.Module):
         keep = (~pad).to(h.dtype)[..., None]
         pooled = (h * keep).sum(1) / keep.sum(1)
         return h, pad, pooled
-
-
-class ResBlock(nn.Module):
-    def __init__(self, cin: int, cout: int, emb: int):
-        super().__init__()
-        self.norm1, self.conv1 = nn.GroupNorm(8, cin), nn.Conv2d(cin, cout, 3, padding=1)
-        self.emb = nn.Linear(emb, 2 * cout)
-        self.norm2, self.conv2 = nn.GroupNorm(8, cout), nn.Conv2d(cout, cout, 3, padding=1)
-        self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
-
-    def forward(self, x, e):
-        h = self.conv1(F.silu(self.norm1(x)))
-        scale, shift = self.emb(e)[:, :, None, None].chunk(2, dim=1)
-        h = self.norm2(h) * (1 + scale) + shift
-        return self.skip(x) + self.conv2(F.silu(h))
 
 
 class CrossAttention(nn.Module):
@@ -125,7 +106,7 @@ class SceneUNet(nn.Module):
 
     def forward(self, x, c_noise, ids):
         ctx, pad, pooled = self.text(ids)
-        e = F.silu(self.t_mlp(_timestep_embedding(c_noise, self.emb_dim)) + self.pool(pooled))
+        e = F.silu(self.t_mlp(timestep_embedding(c_noise, self.emb_dim)) + self.pool(pooled))
         h = F.pixel_unshuffle(x, 2)
         h1 = self.a1(self.d1(self.inp(torch.cat([h, self.coords.expand(len(x), -1, -1, -1)], 1)), e), ctx, pad)
         h2 = self.a2(self.d2(self.down(h1), e), ctx, pad)
