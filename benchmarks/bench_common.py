@@ -8,12 +8,7 @@ twice as fine from the same sigma.
 
 from __future__ import annotations
 
-import math
-
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
-
+from comfyui_coupled_sde.demo.scene_net import ResBlock, timestep_embedding  # noqa: F401
 from comfyui_coupled_sde.sampling import (
     cycle_sde_invert,
     cycle_sde_sample,
@@ -26,29 +21,7 @@ from comfyui_coupled_sde.sampling import (
 )
 
 
-# --- network blocks ------------------------------------------------------------------------------
-def timestep_embedding(c: torch.Tensor, dim: int) -> torch.Tensor:
-    half = dim // 2
-    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32) / half)
-    args = c.to(torch.float32)[:, None] * freqs[None]
-    return torch.cat([args.cos(), args.sin()], dim=1)
-
-
-class ResBlock(nn.Module):
-    def __init__(self, cin: int, cout: int, emb: int):
-        super().__init__()
-        self.norm1, self.conv1 = nn.GroupNorm(8, cin), nn.Conv2d(cin, cout, 3, padding=1)
-        self.emb = nn.Linear(emb, 2 * cout)
-        self.norm2, self.conv2 = nn.GroupNorm(8, cout), nn.Conv2d(cout, cout, 3, padding=1)
-        self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
-
-    def forward(self, x, e):
-        h = self.conv1(F.silu(self.norm1(x)))
-        scale, shift = self.emb(e)[:, :, None, None].chunk(2, dim=1)
-        h = self.norm2(h) * (1 + scale) + shift
-        return self.skip(x) + self.conv2(F.silu(h))
-
-
+# --- network blocks (the demo model's, shipped with the pack) -----------------------------------
 # --- method runners --------------------------------------------------------------------------------
 def grid(model, steps, k):
     return model.sigmas(steps)[k:]

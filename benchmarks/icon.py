@@ -11,7 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
-from demo import CLASS_A, CLASS_B, FAMILY, GM  # noqa: E402
+from gaussian_demo import CLASS_A, CLASS_B, FAMILY, GM  # noqa: E402
 
 from comfyui_coupled_sde.sampling import backward_increments, coupled_sample, forward_path  # noqa: E402
 

@@ -1,7 +1,7 @@
 """The text-conditioned scene model, its judge and a seconds-long version of the scene benchmark.
 
 The full benchmark is ``python3 benchmarks/scenes/bench.py`` (docs/QUALITY.md); nothing here
-retrains: the shipped weights in ``benchmarks/weights/scenes/`` are loaded.
+retrains: the weights the pack ships (``demo/weights/``) are loaded.
 """
 
 import importlib.util
@@ -45,17 +45,22 @@ def test_scenes_are_seeded_and_captions_tokenize():
     ids = sd.tokenize([sd.caption(s) for s in a] + [""])
     assert ids.shape == (9, sd.MAX_TOKENS) and ids[:, 0].eq(sd.VOCAB["<bos>"]).all()
     assert ids[-1, 1:].eq(0).all()  # the empty prompt is <bos> alone
-    with pytest.raises(ValueError, match="caption too long"):
+    with pytest.raises(ValueError, match="^caption: the caption has 40 words; the demo scene model reads at most 22"):
         sd.tokenize(["a " * 40])
+    with pytest.raises(ValueError, match="^caption: the demo scene model does not know the word 'purple'.*It knows "
+                                         "only: a, and, on, background, red, green"):
+        sd.tokenize(["a purple circle top left on a noisy grey background"])
+    assert torch.equal(sd.tokenize(["A Red circle top left, on a noisy grey background."]),
+                       sd.tokenize(["a red circle top left on a noisy grey background"]))
 
 
 def test_weights_are_small_fp16_and_recorded():
-    path = sm.WEIGHTS / "flow.safetensors"
+    path = sm.WEIGHTS
     assert path.stat().st_size < 4_000_000
     from safetensors.torch import load_file
 
     assert {v.dtype for v in load_file(str(path)).values()} == {torch.float16}
-    meta = __import__("json").loads((sm.WEIGHTS / "training.json").read_text())
+    meta = __import__("json").loads(sm.RECORD.read_text())
     assert meta["steps_done"] == meta["steps"] and meta["train_wall_s"] < 3600
 
 

@@ -16,7 +16,7 @@ def _load(name):
 
 
 def test_demo_writes_png_and_edits_land(tmp_path):
-    demo = _load("demo")
+    demo = _load("gaussian_demo")
     res = demo.run(n=200)
     for name in ("sync-SDE", "FlowEdit", "SDEdit"):
         in_b = torch.isin(demo.GM.classify(res[name]), torch.tensor(demo.CLASS_B)).float().mean().item()

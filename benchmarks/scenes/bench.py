@@ -732,12 +732,12 @@ def main():
     p.add_argument("--starts", type=int, nargs="+", default=list(STARTS))
     p.add_argument("--samples", type=int, default=192, help="captions for the sample-caption check")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--weights", type=pathlib.Path, default=WEIGHTS)
+    p.add_argument("--weights", type=pathlib.Path, default=WEIGHTS, help="a scene_flow.safetensors")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     t_all = time.time()
-    model = load(args.weights)
+    model = load(args.weights, args.weights.with_suffix(".json"))
     results, es, timing = {}, None, {}
     if args.part in ("all", "checks"):
         t = time.time()

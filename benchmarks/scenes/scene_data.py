@@ -41,10 +41,11 @@ JITTER = 2.0
 RADIUS = (4.5, 6.5)
 MAX_OBJECTS = 3
 
-WORDS = (["<pad>", "<bos>", "a", "and", "on", "background"] + list(COLORS) + list(SHAPES)
-         + ["top", "bottom", "left", "right"] + list(BACKGROUNDS) + list(BG_COLORS))
-VOCAB = {w: i for i, w in enumerate(WORDS)}
-MAX_TOKENS = 1 + MAX_OBJECTS * 5 + (MAX_OBJECTS - 1) + 5  # <bos> + objects + "and"s + "on a ... background"
+# The vocabulary and tokenizer ship with the pack (the demo model reads captions in ComfyUI).
+from comfyui_coupled_sde.demo.scene_net import MAX_TOKENS, VOCAB, WORDS, tokenize  # noqa: E402, F401
+
+assert WORDS == tuple(["<pad>", "<bos>", "a", "and", "on", "background"] + list(COLORS) + list(SHAPES)
+                      + ["top", "bottom", "left", "right"] + list(BACKGROUNDS) + list(BG_COLORS))
 
 
 # --- scene graphs ---------------------------------------------------------------------------------
@@ -163,12 +164,3 @@ def to_unit(x: torch.Tensor) -> torch.Tensor:
 
 
 # --- text -------------------------------------------------------------------------------------------------
-def tokenize(captions: list[str]) -> torch.Tensor:
-    """``(N, MAX_TOKENS)`` int64 token ids: ``<bos>``, the words, ``<pad>``s. ``""`` is the empty prompt."""
-    out = torch.zeros((len(captions), MAX_TOKENS), dtype=torch.long)
-    for i, text in enumerate(captions):
-        ids = [VOCAB["<bos>"]] + [VOCAB[w] for w in text.split()]
-        if len(ids) > MAX_TOKENS:
-            raise ValueError(f"caption too long ({len(ids)} tokens > {MAX_TOKENS}): {text!r}")
-        out[i, : len(ids)] = torch.tensor(ids)
-    return out

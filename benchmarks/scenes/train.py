@@ -1,13 +1,13 @@
-"""Train the text-conditioned scene model and write ``benchmarks/weights/scenes/``.
+"""Train the text-conditioned scene model and write the pack's demo weights (``demo/weights/``).
 
     python3 benchmarks/scenes/train.py          # about 45 minutes on 2 CPU threads
 
 Seeded: the training scenes, minibatches, noise levels and caption dropout come from local
 ``torch.Generator``s; the parameter initialisation uses the global RNG inside ``fork_rng`` under
 the seed, so the global state is left as it was. A rerun with the same torch build, thread count
-and kind of CPU gives the same weights. Writes ``flow.safetensors`` (EMA weights, float16) every
+and kind of CPU gives the same weights. Writes ``scene_flow.safetensors`` (EMA weights, float16) every
 ``--save-every`` steps and at the end, and records the settings, the loss curve and the wall time
-in ``training.json``.
+in ``scene_flow.json``. The network itself is ``demo/scene_net.py``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import torch
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from scene_data import caption, render, sample_scenes, tokenize  # noqa: E402
-from scene_model import WEIGHTS, SceneUNet, training_loss  # noqa: E402
+from scene_model import RECORD, WEIGHTS, SceneUNet, training_loss  # noqa: E402
 
 SETTINGS = {
     "architecture": {"ch": 48, "emb": 128, "text_dim": 64},
@@ -52,11 +52,11 @@ def save(ema: SceneUNet, out: pathlib.Path, meta: dict):
 
     out.mkdir(parents=True, exist_ok=True)
     state = {k: v.to(torch.float16).contiguous() for k, v in ema.state_dict().items()}
-    save_file(state, str(out / "flow.safetensors"))
-    (out / "training.json").write_text(json.dumps(meta, indent=1) + "\n")
+    save_file(state, str(out / WEIGHTS.name))
+    (out / RECORD.name).write_text(json.dumps(meta, indent=1) + "\n")
 
 
-def train(settings: dict = SETTINGS, out: pathlib.Path = WEIGHTS, log_every: int = 100, save_every: int = 1000):
+def train(settings: dict = SETTINGS, out: pathlib.Path = WEIGHTS.parent, log_every: int = 100, save_every: int = 1000):
     t_start = time.time()
     x_all, ids_all = dataset(settings)
     t_data = time.time() - t_start
@@ -101,13 +101,13 @@ def train(settings: dict = SETTINGS, out: pathlib.Path = WEIGHTS, log_every: int
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", type=pathlib.Path, default=WEIGHTS)
+    p.add_argument("--out", type=pathlib.Path, default=WEIGHTS.parent, help="folder for scene_flow.*")
     p.add_argument("--steps", type=int, default=SETTINGS["steps"], help="shorter runs for checks")
     args = p.parse_args()
     settings = {**SETTINGS, "steps": args.steps}
     torch.set_num_threads(settings["threads"])
     _, meta = train(settings, args.out)
-    print(f"wrote {args.out / 'flow.safetensors'}: loss {meta['final_loss']:.4f}, {meta['train_wall_s']}s", flush=True)
+    print(f"wrote {args.out / WEIGHTS.name}: loss {meta['final_loss']:.4f}, {meta['train_wall_s']}s", flush=True)
 
 
 if __name__ == "__main__":

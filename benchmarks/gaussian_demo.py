@@ -5,7 +5,7 @@ denoisers stand in for a text-conditioned model (rectified-flow family, 28-step 
 from sigma = 0.8). Source samples of class A are edited to class B with sync-SDE, FlowEdit and
 SDEdit; a fourth panel shows coupled trajectories (source path X and target path Y).
 
-    python3 benchmarks/demo.py [--out benchmarks/out/demo.png]
+    python3 benchmarks/gaussian_demo.py [--out benchmarks/out/demo.png]
 """
 
 from __future__ import annotations
