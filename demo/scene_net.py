@@ -74,9 +74,9 @@ def check_image_size(shape, name: str = "latent") -> None:
     if len(shape) != 4 or tuple(shape[1:]) != (3, SIZE, SIZE):
         raise ValueError(
             f"{name}: the demo scene model takes {SIZE}x{SIZE} RGB images, a pixel-space latent of shape "
-            f"(N, 3, {SIZE}, {SIZE}); got {tuple(shape)}. Make it with 'Empty Demo Scene Latent' (or "
-            f"EmptyChromaRadianceLatentImage at width {SIZE}, height {SIZE}), or scale the image to {SIZE}x{SIZE} "
-            "before VAE Encode.")
+            f"(N, 3, {SIZE}, {SIZE}); got {tuple(shape)}. Make the empty latent with EmptyChromaRadianceLatentImage "
+            f"at width {SIZE}, height {SIZE}, and scale an image to {SIZE}x{SIZE} before VAE Encode (the demo VAE is "
+            "pixel space).")
 
 
 # --- network ------------------------------------------------------------------------------------
