@@ -201,7 +201,8 @@ def load_state(path: pathlib.Path = WEIGHTS) -> dict:
 
 
 def load_net(path: pathlib.Path = WEIGHTS, record: pathlib.Path = RECORD) -> SceneUNet:
-    """The whole network (text encoder included), float32, in eval mode."""
-    net = SceneUNet(**architecture(record))
+    """The whole network (text encoder included), float32, in eval mode. The global RNG is left as it was."""
+    with torch.random.fork_rng(devices=[]):  # the random initialisation is overwritten by the weights
+        net = SceneUNet(**architecture(record))
     net.load_state_dict(load_state(path))
     return net.eval().requires_grad_(False)

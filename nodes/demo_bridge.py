@@ -101,7 +101,8 @@ def load_model(state: dict):
     config.set_inference_dtype(torch.float32, None)
     load_device = comfy.model_management.get_torch_device()
     offload_device = comfy.model_management.unet_offload_device()
-    model = config.get_model({}, device=offload_device)
+    with torch.random.fork_rng(devices=[]):  # random init, overwritten below: leave the global RNG alone
+        model = config.get_model({}, device=offload_device)
     unet = {k: v for k, v in state.items() if not k.startswith("text.")}
     model.diffusion_model.load_state_dict(unet, strict=True)
     model.diffusion_model.requires_grad_(False).eval()
@@ -165,8 +166,9 @@ def load_clip(state: dict):
     target = types.SimpleNamespace(params={"text_dim": architecture()["text_dim"]}, clip=DemoSceneTextEncoder,
                                    tokenizer=DemoSceneTokenizer)
     text = {k: v for k, v in state.items() if k.startswith("text.")}
-    clip = comfy.sd.CLIP(target=target, parameters=sum(v.numel() for v in text.values()),
-                         model_options={"dtype": torch.float32})
+    with torch.random.fork_rng(devices=[]):
+        clip = comfy.sd.CLIP(target=target, parameters=sum(v.numel() for v in text.values()),
+                             model_options={"dtype": torch.float32})
     missing, unexpected = clip.cond_stage_model.load_state_dict(text, strict=False)
     if missing or unexpected:
         raise RuntimeError(f"demo scene model: text-encoder weights do not fit ({missing}, {unexpected})")

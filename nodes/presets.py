@@ -1,10 +1,11 @@
 """Settings presets per model family, each value with its source. Pure Python; no ComfyUI import.
 
 Read by the Edit Settings and SDE Drag Settings nodes (``helper_nodes.py``), and listed in the
-README ("Settings", "Presets"). Only three sources are real: the sync-SDE reference code, the
-FlowEdit paper and the SDE-Drag paper. Every other number is a starting point that nobody has
-measured on real weights, and says so: its source is :data:`UNMEASURED`, and a preset holding one
-has "unmeasured" in its name.
+README ("Settings", "Presets"). Four sources are real: the sync-SDE reference code, the FlowEdit
+paper, the SDE-Drag paper, and our own measurements on the pack's demo scene model (the scene
+benchmark, checked through the nodes by ``tests/integration/test_demo_model.py``). Every other
+number is a starting point that nobody has measured on real weights, and says so: its source is
+:data:`UNMEASURED`, and a preset holding one has "unmeasured" in its name.
 
 Preset names are stored in saved workflows (they are combo values): like node ids, never rename
 one. Add new presets instead.
@@ -19,9 +20,10 @@ SYNC_REFERENCE = "sync-SDE reference code"
 FLOWEDIT_PAPER = "FlowEdit paper"
 DRAG_PAPER = "SDE-Drag paper"
 T0_PAPER = "Cycle-SDE / SDE-Drag paper (t0 = 0.6)"
+DEMO_MEASURED = "measured on the demo scene model"
 UNMEASURED = "unmeasured"
 UNUSED = "not used"
-SOURCED = (SYNC_REFERENCE, FLOWEDIT_PAPER, DRAG_PAPER, T0_PAPER)
+SOURCED = (SYNC_REFERENCE, FLOWEDIT_PAPER, DRAG_PAPER, T0_PAPER, DEMO_MEASURED)
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,11 @@ _EQUAL = "keep source_cfg = target_cfg: a cfg mismatch is an edit too"
 _FLOWEDIT_SCHED = ("simple", UNMEASURED, "the paper's diffusers schedule is not compared with it")
 _N_MIN = "n_min = 0 (FlowEdit paper; the node's default)"
 
+_DEMO = "benchmarks/scenes/demo_presets.py, 24 held-out edits, seed 0"
+_DEMO_COLOUR = f"{_DEMO}: colour 24/24 right, SSIM outside 0.926 (start 8: 14/24; start 12: 6/24)"
+_DEMO_SHAPE = (f"{_DEMO}: shape 24/24 right, SSIM outside 0.981; background colour 24/24, SSIM over the "
+               "objects 0.952")
+
 EDIT_PRESETS = {p.name: p for p in (
     _edit("Flux.1-dev · sync-SDE (reference code)", "Flux.1-dev", "Sync-SDE Edit",
           (28, SYNC_REFERENCE), ("simple", SYNC_REFERENCE), (4, SYNC_REFERENCE),
@@ -151,6 +158,16 @@ EDIT_PRESETS = {p.name: p for p in (
     _edit("Wan 2.1 video · sync-SDE (unmeasured)", "Wan 2.1", "Sync-SDE Edit",
           (30, UNMEASURED), ("simple", UNMEASURED), (9, UNMEASURED, "about 30 % of the steps"), None,
           ((6.0, 6.0), UNMEASURED), notes=(_SYNC_NOTE, _CFG_NOTE, _EQUAL)),
+    _edit("Demo scene model · colour edits (measured)", "the demo scene model",
+          "Sync-SDE Edit or Cycle-SDE", (28, DEMO_MEASURED), ("simple", DEMO_MEASURED),
+          (4, DEMO_MEASURED, _DEMO_COLOUR), None, ((1.0, 1.0), DEMO_MEASURED, "cfg 2 keeps less (SSIM 0.892)"),
+          notes=(_SYNC_NOTE, "Cycle-SDE at these values: 24/24, SSIM outside 0.933",
+                 "FlowEdit needs cfg 2 / 2 at start_step 4 here: 24/24, SSIM outside 0.928",
+                 "a colour is settled early in sampling: later starts keep the old colour")),
+    _edit("Demo scene model · shape and background edits (measured)", "the demo scene model",
+          "Sync-SDE Edit or Cycle-SDE", (28, DEMO_MEASURED), ("simple", DEMO_MEASURED),
+          (12, DEMO_MEASURED, _DEMO_SHAPE), None, ((1.0, 1.0), DEMO_MEASURED),
+          notes=(_SYNC_NOTE, "colour edits need the 'colour edits' preset (start_step 4)")),
 )}
 
 # ---- SDE Drag Settings ------------------------------------------------------------------------
@@ -175,6 +192,23 @@ def _drag(name, family, steps, cfg_max, guidance=None, paper=False, notes=()):
 
 
 _NEG = "cfg_max above 1 needs a negative prompt (an empty prompt works)"
+_DEMO_DRAG = ("tests/integration/test_demo_model.py, 24 drags of 2.5-5.7 px inside the object's quadrant: "
+              "24/24 land within 1.5 px, median error 0.22 px")
+
+
+def _demo_drag():
+    """The demo scene model's drag: a window a pixel wider than the objects (radius 4.5-6.5 px), one paste
+    (drag_step above any in-quadrant drag), a low t0 and no CFG (issue "Drag that moves")."""
+    m = DEMO_MEASURED
+    values = dict(zip(DRAG_KEYS, (
+        Setting(0.3, m, "t0 0.4 and 0.5: also 24/24, median error 0.34-0.37 px"), Setting(60, m, "18 steps per paste"),
+        Setting(8.0, m, "pixels (a pixel-space latent): one paste for any drag up to 12 px"),
+        Setting(1.1, DRAG_PAPER), Setting(0.3, DRAG_PAPER), Setting(6, m, "r 5: 24/24, median error 0.26 px"),
+        Setting(1.0, m, "cfg 1: the scene benchmark's best guidance"),
+        Setting(1.0, UNUSED, "the demo scene model has no FluxGuidance"))))
+    return Preset("Demo scene model · SDE-Drag (measured)", "the demo scene model", "SDE Drag", values, None,
+                  (_DEMO_DRAG, "a target outside the caption's quadrant is pulled back: the caption says where "
+                               "the object is"))
 
 DRAG_PRESETS = {p.name: p for p in (
     _drag("SD1.5 · SDE-Drag (paper)", "SD1.5", (100, DRAG_PAPER), (3.0, DRAG_PAPER), paper=True, notes=(_NEG,)),
@@ -184,6 +218,7 @@ DRAG_PRESETS = {p.name: p for p in (
     _drag("Flux.1-dev · SDE-Drag (unmeasured)", "Flux.1-dev", (50, UNMEASURED),
           (1.0, UNMEASURED, "Flux.1-dev uses its distilled guidance instead of CFG"),
           (1.0, UNMEASURED, "FluxGuidance on the prompt, as in the flux_sde_drag example")),
+    _demo_drag(),
 )}
 
 

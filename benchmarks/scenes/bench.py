@@ -40,6 +40,7 @@ import torch
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))  # bench_common
 import scene_data as sd  # noqa: E402
 import scene_judge as sj  # noqa: E402
 from bench_common import (  # noqa: E402
