@@ -71,7 +71,8 @@ class FlowEdit(io.ComfyNode):
                 "describe the image accurately in the source prompt"]
         same = same_branch(Branch(source_positive, source_negative, float(source_cfg)),
                            Branch(target_positive, target_negative, float(target_cfg)))
-        return log_hint("FlowEdit", bridge.latent_samples(model, latent), out, None, few, many, same_prompt=same)
+        return log_hint("FlowEdit", bridge.latent_samples(model, latent), out, None, few, many, same_prompt=same,
+                        start=(float(sigmas[start_step]), NoiseFamily.FLOW))
 
 
 NODES = [FlowEdit]

@@ -14,7 +14,7 @@ from typing import Optional, Sequence
 import torch
 from comfy_api.latest import io
 
-from ..sampling import SOLVERS, BrownianPath, Increments
+from ..sampling import SOLVERS, BrownianPath, Increments, NoiseFamily
 from . import bridge, diagnostics
 from .bridge import Branch, ModelSignature
 
@@ -91,11 +91,13 @@ def same_branch(a: Branch, b: Branch) -> bool:
 
 
 def log_hint(node: str, source: torch.Tensor, output: io.NodeOutput, mask, few: Sequence[str], many: Sequence[str],
-             same_prompt: bool = False) -> io.NodeOutput:
+             same_prompt: bool = False, start: Optional[tuple] = None) -> io.NodeOutput:
     """Log the edit's one-line change hint (``diagnostics.change_hint``: when it changed almost nothing
-    or almost everything) and return ``output`` (a NodeOutput whose first value is the LATENT)."""
+    or almost everything) and return ``output`` (a NodeOutput whose first value is the LATENT).
+    ``start``: ``(sigma, family)`` where the edit started, for the late-start hint."""
+    noise = None if start is None else diagnostics.noise_fraction(start[0], start[1] == NoiseFamily.FLOW)
     diagnostics.log_change(node, source, output.result[0]["samples"], mask=mask, few=few, many=many,
-                           same_prompt=same_prompt)
+                           same_prompt=same_prompt, start_noise=noise)
     return output
 
 

@@ -136,7 +136,7 @@ def _sample_from_increments(model, positive, increments, negative, cfg, mask, al
     return log_hint(node, samples, io.NodeOutput(output_latent(increments.source, out)), m,
                     *_increments_advice(increments, tgt, m),
                     same_prompt=increments.start is None and increments.branch is not None
-                    and same_branch(increments.branch, tgt))
+                    and same_branch(increments.branch, tgt), start=(inc.path.sigmas[0], inc.path.family))
 
 
 def _increments_advice(increments: SourceIncrements, target: Branch, mask):
@@ -301,7 +301,8 @@ class SyncSDEEdit(io.ComfyNode):
             many.append(f"use equal cfg on both branches (now {source_cfg:g} / {target_cfg:g})")
         same = same_branch(Branch(source_positive, source_negative, float(source_cfg)),
                            Branch(target_positive, target_negative, float(target_cfg)))
-        return log_hint("Sync-SDE Edit", samples, out, m, *mask_advice(m, few, many), same_prompt=same)
+        return log_hint("Sync-SDE Edit", samples, out, m, *mask_advice(m, few, many), same_prompt=same,
+                        start=(float(sigmas[start_step]), family))
 
 
 NODES = [ForwardNoising, BackwardIncrements, CoupledSampling, CycleSDEInversion, CycleSDESampling, SyncSDEEdit]

@@ -236,3 +236,18 @@ def test_difference_sizes_channels_and_bad_input():
 def test_difference_summary_is_one_paragraph():
     d = D.image_difference(torch.zeros(20, 2, 2, 3), torch.rand(20, 2, 2, 3))
     assert "\n" not in d.summary and "; ..." in d.summary and re.search(r"16: [0-9.]+, [0-9.]+ %", d.summary)
+
+
+def test_a_late_start_with_a_small_change_is_a_hint_too():
+    """Below 10 % noise at the start, a change under 10 % means the target could only tint the image (on the
+    demo scene model a colour edit from step 27 of 28 changes 5 % and keeps the old colour)."""
+    x = latents()
+    y = x + 0.05 * x.std(unbiased=False).item()  # a 5 % change
+    assert D.change_hint("Sync-SDE Edit", x, y) is None
+    assert D.change_hint("Sync-SDE Edit", x, y, start_noise=0.5) is None
+    level, message = D.change_hint("Sync-SDE Edit", x, y, few=["lower start_step (now 27 of 28)"], start_noise=0.036)
+    assert level == logging.WARNING
+    assert "started where the latent holds only 4 % noise" in message and "lower start_step (now 27 of 28)" in message
+    assert D.change_hint("Sync-SDE Edit", x, x + 0.2 * x.std(unbiased=False).item(), start_noise=0.036) is None
+    assert D.noise_fraction(0.3, flow=True) == 0.3
+    assert abs(D.noise_fraction(14.6, flow=False) - 14.6 / (1 + 14.6 ** 2) ** 0.5) < 1e-12
