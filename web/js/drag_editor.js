@@ -389,6 +389,8 @@ class DragEditor {
     const ctx = c.getContext("2d");
     ctx.clearRect(0, 0, c.width, c.height);
     const { scale, ox, oy, w, h } = this.layout();
+    // enlarged 3x or more (a small image, e.g. the demo scene model's 32x32): whole pixels, not a blur
+    ctx.imageSmoothingEnabled = scale < 3;
     if (this.image.complete && this.image.naturalWidth) ctx.drawImage(this.image, ox, oy, w * scale, h * scale);
     else {
       ctx.fillStyle = "#888";
