@@ -145,6 +145,32 @@ class Comfy:
         extra = {"cache_args": {"lru": 0, "ram": 0, "ram_inactive": 0}} if "cache_args" in params else {}
         return self.execution.PromptExecutor(self.server.PromptServer.instance, cache_type=False, **extra)
 
+    def execute_prompt(self, prompt: dict):
+        """An API-format ``prompt`` through ``validate_prompt`` + ``PromptExecutor``, as the server's
+        prompt worker runs a queued prompt. Returns the executor (``success``, ``status_messages``,
+        ``history_result["outputs"]``: what each output node saved); an invalid prompt raises
+        ``AssertionError`` with ComfyUI's errors."""
+        import uuid
+
+        if getattr(self.server.PromptServer, "instance", None) is None:
+            self.server.PromptServer(asyncio.new_event_loop())
+        pid = str(uuid.uuid4())
+        valid, error, outputs, node_errors = asyncio.run(self.execution.validate_prompt(pid, prompt, None))
+        assert valid and not node_errors, (error, node_errors)
+        executor = self.executor()
+        asyncio.run(executor.execute_async(prompt, pid, {}, outputs))
+        return executor
+
+    def saved_images(self, executor) -> dict:
+        """``{node id: [Path, ...]}``: the files each output node of the last run wrote to the output folder."""
+        out = {}
+        for node_id, ui in executor.history_result["outputs"].items():
+            files = [Path(self.folder_paths.get_output_directory()) / i.get("subfolder", "") / i["filename"]
+                     for i in ui.get("images", []) if i.get("type") == "output"]
+            if files:
+                out[node_id] = files
+        return out
+
     def run(self, node_id: str, **inputs):
         """Execute one node the way the executor calls a V3 node; returns its outputs tuple."""
         import torch
