@@ -1,11 +1,17 @@
 """Regenerate example_workflows/*.json, their .png thumbnails, and the frontend's API twins
 (tests/integration/workflow_api/*.json) from example_graphs.py, through ComfyUI's real frontend:
 
-    COMFYUI_PATH=<ComfyUI checkout> python3 tests/integration/build_example_workflows.py
+    COMFYUI_PATH=<ComfyUI checkout> python3 tests/integration/build_example_workflows.py [NAME ...]
 
-Each graph is loaded with the frontend's own API loader, laid out, given its note, with seeds set
-to "fixed", and saved exactly as the frontend's "Save" writes it (app.graph.serialize()). Needs
-Playwright and a Chromium.
+Each graph (or only the NAMEs given) is loaded with the frontend's own API loader, laid out, given
+its note, with seeds set to "fixed", and saved exactly as the frontend's "Save" writes it
+(app.graph.serialize()). Needs Playwright and a Chromium.
+
+Thumbnails: a screenshot of the graph, except for the demo workflows (``demo_*``, which need no
+model file): those are executed here as saved (the frontend's API conversion, through
+``validate_prompt`` + ``PromptExecutor``) and their thumbnail is their real output, the saved
+images side by side (``demo_workflows.thumbnail``); the scene judge's verdict is printed, and the
+exit status is 1 if a check failed.
 """
 
 import json
@@ -17,7 +23,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from comfy_env import ROOT, Comfy, comfy_server, find_comfyui, open_page  # noqa: E402
-from example_graphs import graphs, renumber  # noqa: E402
+from demo_workflows import judge, run_workflow, thumbnail  # noqa: E402
+from example_graphs import all_graphs, renumber  # noqa: E402
 
 OUT = ROOT / "example_workflows"
 TWINS = HERE / "workflow_api"
@@ -47,18 +54,26 @@ LAYOUT_JS = """([name, note]) => {
 
 
 def main():
+    import torch
     from PIL import Image
     from playwright.sync_api import sync_playwright
 
     path, why = find_comfyui()
     if path is None:
         sys.exit(why)
+    chosen = {name: v for name, v in all_graphs().items() if len(sys.argv) < 2 or name in sys.argv[1:]}
+    unknown = set(sys.argv[1:]) - set(all_graphs())
+    if unknown:
+        sys.exit(f"no example graph named {', '.join(sorted(unknown))}")
+    torch.set_num_threads(1)  # the demo workflows run here: tiny, more threads mostly wait on each other
     comfy = Comfy(path)
     OUT.mkdir(exist_ok=True)
     TWINS.mkdir(exist_ok=True)
+    failed, demos = [], {}
     with tempfile.TemporaryDirectory() as tmp, comfy_server(comfy, Path(tmp) / "models", Path(tmp)) as url:
+        comfy.folder_paths.set_output_directory(str(Path(tmp) / "demo_output"))
         with sync_playwright() as pw:
-            for name, (graph, note) in graphs().items():
+            for name, (graph, note) in chosen.items():
                 browser, page = open_page(pw, url)
                 page.evaluate("([wf, name]) => window.app.loadApiJson(wf, name)", [renumber(graph), name])
                 page.wait_for_timeout(1500)
@@ -74,10 +89,24 @@ def main():
                 browser.close()
                 (OUT / f"{name}.json").write_text(json.dumps(ui, indent=1) + "\n")
                 (TWINS / f"{name}.json").write_text(json.dumps(api, indent=1, sort_keys=True) + "\n")
+                print(f"{name}: {len(ui['nodes'])} nodes, {len(api)} executable")
+                if name.startswith("demo_"):
+                    demos[name] = api
+                    continue
                 img = Image.open(shot).convert("RGB")
                 img.thumbnail((640, 400))
                 img.save(OUT / f"{name}.png", optimize=True)
-                print(f"{name}: {len(ui['nodes'])} nodes, {len(api)} executable")
+        # the demo workflows' thumbnails: the real output of what was just saved, run as the server runs a
+        # queued prompt (after the browser: Playwright's sync API holds this thread's event loop)
+        for name, api in demos.items():
+            run = run_workflow(comfy, OUT / f"{name}.json", api=api)
+            j = judge(run)
+            print("\n".join(j.lines()))
+            if j.failed:
+                failed.append(name)
+            thumbnail(run).save(OUT / f"{name}.png", optimize=True)
+    if failed:
+        sys.exit(f"the scene judge failed {', '.join(failed)} (see above)")
 
 
 if __name__ == "__main__":

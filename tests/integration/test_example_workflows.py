@@ -11,13 +11,15 @@ For each ``example_workflows/*.json`` (UI format, as the frontend saves it):
 * it opens in the real frontend (headless Chromium) with every node type known, no missing-node
   notice, the drag editor attached to every Drag Points node, and no console or page error that is
   ours or not known to be the stock frontend's (frontend_checks.py).
+
+The demo workflows (``demo_*.json``) need no model file: they execute exactly as saved, with the
+pack's demo scene model and every step (nothing substituted; test_demo_workflows.py judges their
+outputs).
 """
 
-import asyncio
 import hashlib
 import json
 import re
-import uuid
 
 import pytest
 import torch
@@ -26,6 +28,8 @@ from frontend_checks import check
 from ui_to_api import convert
 
 WORKFLOWS = sorted((ROOT / "example_workflows").glob("*.json"))
+DEMOS = [w for w in WORKFLOWS if w.stem.startswith("demo_")]
+MODEL_FILE_WORKFLOWS = [w for w in WORKFLOWS if w not in DEMOS]  # Flux, SD1.5: run with the test models
 TWINS = ROOT / "tests" / "integration" / "workflow_api"
 FRONTEND_ONLY = {"Note", "MarkdownNote", "Reroute", "PrimitiveNode"}
 FLUX_MIN = dict(hidden_size=3072, num_heads=24, depth=1, depth_single_blocks=0)
@@ -37,6 +41,8 @@ def test_there_are_example_workflows():
     assert {"flux_sync_sde_edit", "sd15_cycle_sde_reconstruct_and_edit", "sd15_one_inversion_three_edits",
             "sd15_masked_local_edit", "sd15_sde_drag", "flux_sde_drag", "sd15_sync_sde_lora_controlnet",
             "flux_flowedit_vs_sync_sde"} <= names
+    assert {"demo_sync_sde_edit", "demo_one_inversion_three_edits", "demo_cycle_sde_reconstruct_and_edit",
+            "demo_masked_edit", "demo_sde_drag", "demo_flowedit_vs_sync_sde"} <= names
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
@@ -139,19 +145,28 @@ def substitute(api: dict, f: dict) -> dict:
     return g
 
 
-@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", MODEL_FILE_WORKFLOWS, ids=lambda p: p.stem)
 def test_example_workflow_executes(comfy, files, path):
     api = substitute(convert(json.loads(path.read_text()), lambda t: comfy.N[t].INPUT_TYPES()), files)
-    pid = str(uuid.uuid4())
-    if getattr(comfy.server.PromptServer, "instance", None) is None:
-        comfy.server.PromptServer(asyncio.new_event_loop())
-    valid, error, outputs, node_errors = asyncio.run(comfy.execution.validate_prompt(pid, api, None))
-    assert valid and not node_errors, (error, node_errors)
-    assert sorted(outputs) == sorted(k for k, v in api.items() if v["class_type"] == "SaveImage")
-    ex = comfy.executor()
-    asyncio.run(ex.execute_async(api, pid, {}, outputs))
+    ex = comfy.execute_prompt(api)
     errors = [m[1] for m in ex.status_messages if m[0] == "execution_error"]
     assert ex.success and not errors, errors[:1]
+    assert sorted(comfy.saved_images(ex)) == sorted(k for k, v in api.items() if v["class_type"] == "SaveImage")
+
+
+@pytest.mark.parametrize("path", DEMOS, ids=lambda p: p.stem)
+def test_demo_workflow_executes_as_saved(comfy, tmp_path, path):
+    """No substitution: the demo scene model, the saved steps, the saved drag points."""
+    comfy.folder_paths.set_output_directory(str(tmp_path))
+    api = convert(json.loads(path.read_text()), lambda t: comfy.N[t].INPUT_TYPES())
+    assert "CoupledSDE_LoadDemoSceneModel" in {v["class_type"] for v in api.values()}
+    ex = comfy.execute_prompt(api)
+    errors = [m[1] for m in ex.status_messages if m[0] == "execution_error"]
+    assert ex.success and not errors, errors[:1]
+    saved = comfy.saved_images(ex)
+    assert sorted(saved) == sorted(k for k, v in api.items() if v["class_type"] == "SaveImage")
+    for files in saved.values():
+        assert len(files) == 1 and files[0].is_file()
 
 
 # the frontend's own missing-node notice: 1.27's dialog ("Some Nodes Are Missing ... the following
