@@ -72,7 +72,7 @@ DEMO_FLOWEDIT_CFG = 2.0
 # (drag_step 8 >= the drag's length in pixels: the latent is the image), cfg_max 1
 DEMO_DRAG = {"t0": 0.3, "steps": 60, "drag_step": 8.0, "r": 6}
 # the yellow circle of the drag scene (seed 2) is centred near (8.8, 8.7): 4 px to the right
-DEMO_DRAG_POINTS = '{"sources": [[9, 9]], "targets": [[13, 9]]}'
+DEMO_DRAG_POINTS = '{"sources": [[9, 9]], "targets": [[13, 9]], "width": 32, "height": 32}'
 SHOW = 256  # the 32x32 images are shown 8x enlarged (nearest-exact: big pixels)
 
 

@@ -332,7 +332,8 @@ def test_drag_editor_on_the_demo_scene(frontend, monkeypatch):
         page.mouse.click(*at(tx, ty))
         points = json.loads(page.evaluate(
             f"() => window.app.graph.getNodeById({EDITOR}).widgets.find(w => w.name === 'points').value"))
-        assert points == {"sources": [[sx, sy]], "targets": [[tx, ty]]}, points
+        # with the size of the picture they were placed on (a saved workflow then draws them right at once)
+        assert points == {"sources": [[sx, sy]], "targets": [[tx, ty]], "width": 32, "height": 32}, points
         api2 = sent_prompt(page)
         assert json.loads(api2[str(EDITOR)]["inputs"]["points"]) == points
 

@@ -62,7 +62,10 @@ function parsePoints(text) {
     }
     if (sources.length !== targets.length)
       return { error: `${sources.length} source points but ${targets.length} target points; they pair up by order` };
-    return { sources, targets };
+    // the size of the image the points were placed on, when the text records it (the editor writes it)
+    const size = data && !Array.isArray(data) && data.width > 0 && data.height > 0
+      ? { width: Math.round(data.width), height: Math.round(data.height) } : {};
+    return { sources, targets, ...size };
   } catch (e) {
     return { error: e.message };
   }
@@ -175,7 +178,11 @@ class DragEditor {
     return p.error ? { sources: [], targets: [] } : p;
   }
   set points(p) {
-    this.setWidget("points", JSON.stringify({ sources: p.sources, targets: p.targets }));
+    // with the size of the image they are placed on, so that a saved workflow draws them right before its
+    // first run (when the image comes from a VAE Decode, the editor has no picture until then)
+    const { w, h, known } = this.size;
+    const size = known ? { width: w, height: h } : {};
+    this.setWidget("points", JSON.stringify({ sources: p.sources, targets: p.targets, ...size }));
   }
   get parsedStrokes() {
     return parseStrokes(this.widget("mask_strokes")?.value ?? "");
@@ -276,9 +283,12 @@ class DragEditor {
     }
   }
   get size() {
-    const w = this.image.naturalWidth || 512;
-    const h = this.image.naturalHeight || 512;
-    return { w, h };
+    // the picture's size; before it is known, the size recorded with the points; else 512 x 512
+    if (this.image.naturalWidth && this.image.naturalHeight)
+      return { w: this.image.naturalWidth, h: this.image.naturalHeight, known: true };
+    const p = this.parsedPoints;
+    if (!p.error && p.width && p.height) return { w: p.width, h: p.height, known: true };
+    return { w: 512, h: 512, known: false };
   }
 
   // ---- geometry --------------------------------------------------------------------------------
