@@ -86,7 +86,8 @@ class DragPointsEditor(io.ComfyNode):
     @classmethod
     def execute(cls, image, points, mask_strokes="[]", target_points=None) -> io.NodeOutput:
         height, width = int(image.shape[1]), int(image.shape[2])
-        p = parse_drag_points(points, targets=target_points, name="points")
+        # no pair yet is fine here: the run still shows the picture in the editor; SDE Drag refuses it
+        p = parse_drag_points(points, targets=target_points, name="points", allow_empty=True)
         p = dataclasses.replace(p, width=width, height=height)
         p.cells(width, height, name="points")  # every point inside the image
         mask = strokes_to_mask(mask_strokes, width, height)

@@ -77,7 +77,7 @@ def _point_list(value, name: str) -> list[Point]:
     return [_point(p, name) for p in value]
 
 
-def parse_drag_points(value, targets=None, name: str = "drag_points") -> DragPoints:
+def parse_drag_points(value, targets=None, name: str = "drag_points", allow_empty: bool = False) -> DragPoints:
     """Read drag pairs from any of the accepted forms.
 
     * ``DragPoints`` (passed through);
@@ -88,13 +88,15 @@ def parse_drag_points(value, targets=None, name: str = "drag_points") -> DragPoi
       consecutive source, target pairs;
     * with ``targets`` given: ``value`` is the source list and ``targets`` the target list, each a
       point list in any form above (e.g. PointsEditor's positive and negative coordinates).
-    JSON strings of all of these are accepted.
+    JSON strings of all of these are accepted. No pair at all is an error unless ``allow_empty``
+    (Drag Points allows it, so that its editor gets the picture before the first arrow; the nodes
+    that drag refuse it).
     """
     if isinstance(value, DragPoints) and targets is None:
-        return _checked(value, name)
+        return _checked(value, name, allow_empty)
     if targets is not None:
         src, tgt = _point_list(value, name), _point_list(targets, "target_points")
-        return _checked(DragPoints(tuple(src), tuple(tgt)), name)
+        return _checked(DragPoints(tuple(src), tuple(tgt)), name, allow_empty)
     data = _load(value, name)
     width = height = None
     if isinstance(data, dict):
@@ -119,16 +121,17 @@ def parse_drag_points(value, targets=None, name: str = "drag_points") -> DragPoi
             src, tgt = pts[0::2], pts[1::2]
     else:
         raise ValueError(f"{name}: expected drag points (a JSON object or list), got {type(data).__name__}")
-    return _checked(DragPoints(tuple(src), tuple(tgt), _int_or_none(width), _int_or_none(height)), name)
+    return _checked(DragPoints(tuple(src), tuple(tgt), _int_or_none(width), _int_or_none(height)), name, allow_empty)
 
 
 def _int_or_none(v):
     return None if v is None else int(v)
 
 
-def _checked(p: DragPoints, name: str) -> DragPoints:
-    if not p.sources:
-        raise ValueError(f"{name}: no drag pairs; place at least one source -> target pair")
+def _checked(p: DragPoints, name: str, allow_empty: bool = False) -> DragPoints:
+    if not p.sources and not p.targets and not allow_empty:
+        raise ValueError(f"{name}: no drag pairs; place at least one source -> target pair (click the source, "
+                         "then the target, in Drag Points' editor; it shows the image after a first run)")
     if len(p.sources) != len(p.targets):
         raise ValueError(f"{name}: {len(p.sources)} source points but {len(p.targets)} target points; "
                          "they pair up by order")

@@ -32,8 +32,14 @@ def test_drag_points_node(comfy):
     assert (kj.sources, kj.targets) == (p.sources, p.targets)
     with pytest.raises(ValueError, match=r"^points: target point 1 \(96, 30\) lies outside the 96x64 image"):
         points(comfy, image, {"sources": [[10, 12]], "targets": [[96, 30]]})
-    with pytest.raises(ValueError, match="^points: no drag pairs"):
-        points(comfy, image, {"sources": [], "targets": []})
+    # no pair yet: Drag Points still runs (its editor gets the picture); the drag itself refuses it
+    (empty, _) = points(comfy, image, {"sources": [], "targets": []})
+    assert (empty.sources, empty.targets, empty.width, empty.height) == ((), (), 96, 64)
+
+
+def test_the_drag_refuses_points_without_a_pair(comfy, flux, conds):
+    with pytest.raises(ValueError, match="^drag_points: no drag pairs; place at least one source -> target pair"):
+        drag(comfy, flux, conds.flux(), conds.latent(1, 16, 16, 16), json.dumps({"sources": [], "targets": []}))
 
 
 def test_zero_length_drag_returns_the_source(comfy, flux, conds):
