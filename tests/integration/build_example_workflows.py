@@ -33,6 +33,10 @@ LAYOUT_JS = """([name, note]) => {
   const app = window.app, graph = app.graph;
   for (const n of graph._nodes)
     for (const w of n.widgets ?? []) if (w.name === "control_after_generate") w.value = "fixed";
+  // image nodes grow to show their image after a run: give them that size before the layout, so
+  // they do not cover their neighbours then
+  for (const n of graph._nodes)
+    if (n.type === "SaveImage" || n.type === "PreviewImage") n.setSize([270, 330]);
   graph.arrange(40);
   const nodes = graph._nodes;
   const minX = Math.min(...nodes.map(n => n.pos[0])), minY = Math.min(...nodes.map(n => n.pos[1]));
