@@ -20,7 +20,7 @@ class LoadDemoSceneModel(io.ComfyNode):
         return io.Schema(
             node_id="CoupledSDE_LoadDemoSceneModel",
             display_name="Load Demo Scene Model (Coupled SDE)",
-            category=f"{CATEGORY}/demo",
+            category=CATEGORY,
             description=(
                 f"The pack's own small text-to-image model (1.35 M parameters, 2.7 MB, shipped with the pack): "
                 f"{SIZE}x{SIZE} scenes of 1-3 coloured shapes on a textured background, trained here on a seeded "
