@@ -265,3 +265,14 @@ def _summary(per, mean_abs, frac, threshold, size, note) -> str:
             shown = "; ".join(f"{i + 1}: {m:.4f}, {100 * f:.1f} %" for i, (m, _, f) in enumerate(per[:16]))
             text += f". Per image (mean, changed): {shown}{'; ...' if b > 16 else ''}"
     return text + (f" ({note})" if note else "") + "."
+
+
+def enlarged_for_display(images: torch.Tensor, min_side: int = 128) -> torch.Tensor:
+    """IMAGE ``(B, H, W, C)`` enlarged by a whole factor, each pixel a block (nearest), so that its short
+    side reaches ``min_side``; larger images are returned as they are. For the picture shown on a node
+    only (the demo scene model's 32x32 images would show as a speck); outputs keep the true size."""
+    short = min(int(images.shape[1]), int(images.shape[2]))
+    if short >= min_side or short == 0:
+        return images
+    k = -(-min_side // short)  # ceil
+    return images.repeat_interleave(k, dim=1).repeat_interleave(k, dim=2)

@@ -8,7 +8,7 @@ from comfy_api.latest import io, ui
 
 from . import bridge, presets
 from .common import CATEGORY
-from .diagnostics import LOG, MODES, PREFIX, image_difference
+from .diagnostics import LOG, MODES, PREFIX, enlarged_for_display, image_difference
 from .presets import DRAG_PRESETS, EDIT_PRESETS
 
 _DESCRIPTION_TIP = ("Every value of the preset with its source (sync-SDE reference code, FlowEdit paper, SDE-Drag "
@@ -153,7 +153,7 @@ class EditDifference(io.ComfyNode):
         d = image_difference(source, edited, mode=mode, gain=gain, threshold=threshold)
         LOG.info("%s%s", PREFIX, d.summary)
         return io.NodeOutput(d.image, d.mask, d.summary, d.mean_abs, d.changed_fraction,
-                             ui=ui.PreviewImage(d.image, cls=cls))
+                             ui=ui.PreviewImage(enlarged_for_display(d.image), cls=cls))
 
 
 NODES = [EditSettings, DragSettings, EditDifference]

@@ -251,3 +251,12 @@ def test_a_late_start_with_a_small_change_is_a_hint_too():
     assert D.change_hint("Sync-SDE Edit", x, x + 0.2 * x.std(unbiased=False).item(), start_noise=0.036) is None
     assert D.noise_fraction(0.3, flow=True) == 0.3
     assert abs(D.noise_fraction(14.6, flow=False) - 14.6 / (1 + 14.6 ** 2) ** 0.5) < 1e-12
+
+
+def test_small_pictures_are_enlarged_in_whole_pixels_for_display():
+    img = torch.rand(2, 32, 48, 3)
+    big = D.enlarged_for_display(img)
+    assert big.shape == (2, 128, 192, 3)
+    assert torch.equal(big[:, ::4, ::4], img) and torch.equal(big[:, 3::4, 3::4], img)  # 4x4 blocks
+    large = torch.rand(1, 128, 300, 3)
+    assert D.enlarged_for_display(large) is large
