@@ -95,6 +95,12 @@ class EditSet:
     edited: list  # edited object index, None for the background
     regions: dict  # name -> (N, 1, H, W)
 
+    def subset(self, idx: list) -> "EditSet":
+        """The edits at ``idx`` (e.g. one kind), as an EditSet of their own."""
+        return EditSet(self.x0[idx], [self.src_caps[i] for i in idx], [self.tgt_caps[i] for i in idx],
+                       [self.kinds[i] for i in idx], [self.src[i] for i in idx], [self.tgt[i] for i in idx],
+                       [self.edited[i] for i in idx], {k: v[idx] for k, v in self.regions.items()})
+
 
 def _other(gen, options, current):
     rest = [o for o in options if o != current]

@@ -32,12 +32,6 @@ METHODS = {"sync-SDE (posterior)": B.METHODS["sync-SDE (posterior)"], "Cycle-SDE
 OUT = HERE.parents[1] / "benchmarks" / "results" / "scenes" / "demo_presets.json"
 
 
-def subset(es, idx):
-    return type(es)(es.x0[idx], [es.src_caps[i] for i in idx], [es.tgt_caps[i] for i in idx],
-                    [es.kinds[i] for i in idx], [es.src[i] for i in idx], [es.tgt[i] for i in idx],
-                    [es.edited[i] for i in idx], {k: v[idx] for k, v in es.regions.items()})
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
@@ -50,7 +44,7 @@ def main():
     model, es = load(), B.edit_set()
     rows = []
     for kind in args.kinds:
-        sub = subset(es, [i for i, k in enumerate(es.kinds) if k == kind])
+        sub = es.subset([i for i, k in enumerate(es.kinds) if k == kind])
         for name, runner in METHODS.items():
             for cfg in args.cfgs:
                 for k in args.starts:

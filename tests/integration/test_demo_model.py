@@ -207,17 +207,11 @@ def colour_edits():
 
 def judge(out, es, idx):
     """Success (the edited object has the target colour and shape where it was), SSIM and L1 outside the edit."""
-    ok = _bench().edit_success(sj.parse(out), _subset(es, idx))
+    ok = _bench().edit_success(sj.parse(out), es.subset(idx))
     outside = es.regions["outside"][idx]
     ssim = sj.masked_ssim(out, es.x0[idx], outside)
     l1 = sj.masked_l1(out, es.x0[idx], outside)
     return int(ok.sum()), float(ssim.mean()), float(l1.mean())
-
-
-def _subset(es, idx):
-    return type(es)(es.x0[idx], [es.src_caps[i] for i in idx], [es.tgt_caps[i] for i in idx],
-                    [es.kinds[i] for i in idx], [es.src[i] for i in idx], [es.tgt[i] for i in idx],
-                    [es.edited[i] for i in idx], {k: v[idx] for k, v in es.regions.items()})
 
 
 def test_colour_edits_through_sync_sde_edit_reproduce_the_benchmark(comfy, demo, core, colour_edits):
