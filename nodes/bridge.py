@@ -252,6 +252,33 @@ def latent_mask(mask, samples: torch.Tensor, name: str = "mask") -> Optional[tor
     return m.clamp(0, 1)
 
 
+# the pixels per latent cell of latent formats from before ``LatentFormat.spacial_downscale_ratio``
+# (ComfyUI 0.3.64 and older); every other format of those versions is 8
+_OLD_SPATIAL_RATIO = {"ChromaRadiance": 1}
+
+
+def spatial_ratio(model, latent: Optional[dict] = None) -> int:
+    """Image pixels per latent cell: the LATENT's own hint (``downscale_ratio_spacial``, set by empty-latent
+    nodes), else the latent format's ``spacial_downscale_ratio``, else (older ComfyUI) 8, or 1 for the
+    pixel-space ChromaRadiance format."""
+    hint = latent.get("downscale_ratio_spacial") if isinstance(latent, dict) else None
+    fmt = model.model.latent_format
+    ratio = hint or getattr(fmt, "spacial_downscale_ratio", None) or _OLD_SPATIAL_RATIO.get(type(fmt).__name__, 8)
+    return max(1, int(ratio))
+
+
+def mask_to_image(model, latent: dict, m: torch.Tensor) -> torch.Tensor:
+    """A latent-size map ``(N, 1, h, w)`` or ``(N, 1, T, h, w)`` as a ComfyUI MASK at the image's size
+    (bilinear, as ComfyUI resizes masks): ``(N, H, W)``; a video's ``T > 1`` latent frames become
+    ``(N * T, H, W)``, one mask per latent frame (a single video: its frames in order)."""
+    if m.ndim == 5:
+        m = m.movedim(2, 1).reshape(-1, 1, *m.shape[-2:])  # (N * T, 1, h, w)
+    r = spatial_ratio(model, latent)
+    if r != 1:
+        m = torch.nn.functional.interpolate(m, scale_factor=r, mode="bilinear", align_corners=False)
+    return m[:, 0].clamp(0, 1).contiguous()
+
+
 # ---------------------------------------------------------------------------------------------
 # Latent space
 # ---------------------------------------------------------------------------------------------

@@ -75,6 +75,59 @@ def latent_output(tooltip="The edited latent (same shape and batch as the source
     return io.Latent.Output(display_name=name, tooltip=tooltip)
 
 
+def localize_input():
+    return io.Float.Input("localize", default=0.0, min=0.0, max=1.0, step=0.05, round=0.01, optional=True, tooltip=(
+        "Change only what the prompts disagree on, without painting a mask. 0 = off: the plain method (saved "
+        "workflows reproduce exactly). A number t in (0, 1]: the edit (the difference of the two prompts' "
+        "predictions) is allowed only where the source and target predictions disagree. A position becomes "
+        "editable once its (blurred) disagreement reaches t times the image's largest, and stays editable; below "
+        "t/2 the source is kept bit for bit. Lower = a wider edit; 0.5 measured best on the demo scene model. "
+        "With a mask, the edit happens only inside both. The map used is the edit_mask output."))
+
+
+def localize_value(value) -> Optional[float]:
+    """The node's ``localize`` widget as the core takes it: 0 (off) -> None, else t in (0, 1]."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not 0.0 <= value <= 1.0:
+        raise ValueError(f"localize: expected 0 (off) or a number in (0, 1] (the disagreement, relative to the "
+                         f"largest, at which a position becomes editable), got {value!r}")
+    return None if value == 0 else float(value)
+
+
+def edit_mask_output():
+    return io.Mask.Output(display_name="edit_mask", tooltip=(
+        "Where the edit was allowed, at the image's size, white = edited: the automatic map of localize (where "
+        "the two prompts disagree) times the mask, if one is connected. With localize 0 it is the mask (all "
+        "white without one). Feed it to Edit Blend to composite the source back outside it in pixels, to Edit "
+        "Difference, or threshold and paint over it as any MASK. Video: one mask per latent frame."))
+
+
+class EditMap:
+    """Records the core's editable map (the step callback's ``"mask"``, docs/ALGORITHMS.md 3.9) on its
+    way to the node's step callback (progress bar, preview, cancel)."""
+
+    def __init__(self):
+        self.latest: Optional[torch.Tensor] = None
+
+    def wrap(self, step):
+        def callback(info: dict) -> None:
+            if info.get("mask") is not None:
+                self.latest = info["mask"]
+            step(info)
+        return callback
+
+    def combined(self, painted: Optional[torch.Tensor], samples: torch.Tensor) -> torch.Tensor:
+        """The map the edit used, at latent size ``(N, 1, *spatial)``, float32 on the CPU: the recorded
+        map (ones if none) times the painted mask (if any)."""
+        shape = (samples.shape[0], 1, *samples.shape[2:])
+        m = torch.ones(shape) if self.latest is None else self.latest.detach().to("cpu", torch.float32)
+        if painted is not None:
+            m = m * painted.detach().to("cpu", torch.float32)
+        return m.expand(shape).clone()
+
+
 def branch(positive, negative, cfg, batch, name):
     bridge.check_conditioning(positive, batch, name)
     if negative is not None:

@@ -21,6 +21,7 @@ from . import bridge
 from .common import (
     CATEGORY,
     Branch,
+    EditMap,
     IncrementsType,
     PathType,
     SourceIncrements,
@@ -28,7 +29,10 @@ from .common import (
     branch,
     cfg_input,
     edit_mask,
+    edit_mask_output,
     latent_output,
+    localize_input,
+    localize_value,
     log_hint,
     mask_advice,
     mask_input,
@@ -112,9 +116,13 @@ class BackwardIncrements(io.ComfyNode):
                                               start=path.start, start_step=path.start_step, branch=src))
 
 
-def _sample_from_increments(model, positive, increments, negative, cfg, mask, algorithm, name, node):
+def _sample_from_increments(model, positive, increments, negative, cfg, mask, algorithm, name, node, localize=None):
+    """Coupled Sampling / Cycle-SDE Sampling; ``localize`` (Coupled Sampling only): ``None`` keeps the
+    one-output form, a widget value (0 = off) adds the edit_mask output."""
     if not isinstance(increments, SourceIncrements):
         raise ValueError(f"increments: expected the INCREMENTS output of a {name} node")
+    with_map = localize is not None
+    loc = localize_value(localize)
     bridge.check_same_model_kind(increments.made_by, model, "increments")
     inc = increments.increments
     samples = increments.source["samples"]
@@ -126,17 +134,28 @@ def _sample_from_increments(model, positive, increments, negative, cfg, mask, al
             raise ValueError("increments: they start from a copy-pasted latent (Copy-Paste Latents); "
                              "continue them with Coupled Sampling")
         extra["start"] = increments.start
+    if loc is not None:
+        extra["localize"] = loc
+    recorder = EditMap()
     y = bridge.run_guided(
         model, {"target": tgt}, samples, torch.tensor(inc.path.sigmas),
         lambda ctx: algorithm(bridge.to_device(inc, ctx.device), ctx.denoiser("target"),
-                              mask=bridge.to_device(m, ctx.device), callback=ctx.step,
+                              mask=bridge.to_device(m, ctx.device), callback=recorder.wrap(ctx.step),
                               **{k: bridge.to_device(v, ctx.device) for k, v in extra.items()}),
         seed=inc.path.seed)
     out = bridge.from_model_space(model, y, inc.path.x0, samples)
-    return log_hint(node, samples, io.NodeOutput(output_latent(increments.source, out)), m,
-                    *_increments_advice(increments, tgt, m),
+    values = [output_latent(increments.source, out)]
+    if with_map:
+        values.append(bridge.mask_to_image(model, increments.source, recorder.combined(m, samples)))
+    few, many = _increments_advice(increments, tgt, m)
+    return log_hint(node, samples, io.NodeOutput(*values), m, localize_advice(loc, few), many,
                     same_prompt=increments.start is None and increments.branch is not None
                     and same_branch(increments.branch, tgt), start=(inc.path.sigmas[0], inc.path.family))
+
+
+def localize_advice(loc, few: list) -> list:
+    """The change hint's "too little changed" advice, with localize's own knob first when it is on."""
+    return few if loc is None else [f"lower localize (now {loc:g}; 0 = off)", *few]
 
 
 def _increments_advice(increments: SourceIncrements, target: Branch, mask):
@@ -171,14 +190,16 @@ class CoupledSampling(io.ComfyNode):
                 negative_input("negative", "target"),
                 cfg_input("cfg"),
                 mask_input(),
+                localize_input(),
             ],
-            outputs=[latent_output()],
+            outputs=[latent_output(), edit_mask_output()],
         )
 
     @classmethod
-    def execute(cls, model, positive, increments, negative=None, cfg=1.0, mask=None) -> io.NodeOutput:
+    def execute(cls, model, positive, increments, negative=None, cfg=1.0, mask=None, localize=0.0) -> io.NodeOutput:
         return _sample_from_increments(model, positive, increments, negative, cfg, mask, coupled_sample,
-                                       "Backward Brownian Increments (or Cycle-SDE Inversion)", "Coupled Sampling")
+                                       "Backward Brownian Increments (or Cycle-SDE Inversion)", "Coupled Sampling",
+                                       localize=localize)
 
 
 class CycleSDEInversion(io.ComfyNode):
@@ -274,25 +295,31 @@ class SyncSDEEdit(io.ComfyNode):
                 io.Boolean.Input("batch_branches", default=True, optional=True, tooltip=(
                     "Evaluate source and target in one batched call when both use the same cfg and memory "
                     "allows (faster on GPUs); off = always two calls (less memory).")),
+                localize_input(),
             ],
-            outputs=[latent_output()],
+            outputs=[latent_output(), edit_mask_output()],
         )
 
     @classmethod
     def execute(cls, model, source_positive, target_positive, latent, sigmas, start_step, seed, solver="posterior",
                 source_negative=None, target_negative=None, source_cfg=1.0, target_cfg=1.0, mask=None,
-                batch_branches=True) -> io.NodeOutput:
+                batch_branches=True, localize=0.0) -> io.NodeOutput:
+        loc = localize_value(localize)
         samples = bridge.latent_samples(model, latent)
         m = edit_mask(mask, latent, samples)
         family = bridge.noise_family(model)
+        recorder = EditMap()
+        extra = {} if loc is None else {"localize": loc}
 
         def edit(ctx, x0, sig):
             return sync_sde_edit(x0, sig, family, ctx.denoiser("source"), ctx.denoiser("target"), seed=seed,
                                  solver=solver, mask=bridge.to_device(m, ctx.device),
-                                 denoise_both=ctx.pair if batch_branches else None, callback=ctx.step)
+                                 denoise_both=ctx.pair if batch_branches else None,
+                                 callback=recorder.wrap(ctx.step), **extra)
 
-        out = two_branch_edit(model, latent, sigmas, start_step, seed, (source_positive, source_negative, source_cfg),
-                              (target_positive, target_negative, target_cfg), edit)
+        edited = two_branch_edit(model, latent, sigmas, start_step, seed, (source_positive, source_negative,
+                                 source_cfg), (target_positive, target_negative, target_cfg), edit)
+        out = io.NodeOutput(edited.result[0], bridge.mask_to_image(model, latent, recorder.combined(m, samples)))
         now = f" (now {start_step} of {sigmas.numel() - 1})"
         few = [f"lower start_step{now}", "make the target prompt differ more from the source prompt",
                "raise the target's guidance (FluxGuidance) or both cfg values"]
@@ -301,7 +328,8 @@ class SyncSDEEdit(io.ComfyNode):
             many.append(f"use equal cfg on both branches (now {source_cfg:g} / {target_cfg:g})")
         same = same_branch(Branch(source_positive, source_negative, float(source_cfg)),
                            Branch(target_positive, target_negative, float(target_cfg)))
-        return log_hint("Sync-SDE Edit", samples, out, m, *mask_advice(m, few, many), same_prompt=same,
+        few, many = mask_advice(m, few, many)
+        return log_hint("Sync-SDE Edit", samples, out, m, localize_advice(loc, few), many, same_prompt=same,
                         start=(float(sigmas[start_step]), family))
 
 

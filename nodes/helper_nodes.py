@@ -58,6 +58,9 @@ class EditSettings(io.ComfyNode):
                 io.Float.Output("target_cfg", display_name="target_cfg", tooltip=_wire("cfg of the target branch.")),
                 io.Int.Output("n_avg", display_name="n_avg", tooltip=_wire("FlowEdit's n_avg (1 when unused).")),
                 io.String.Output("description", display_name="description", tooltip=_DESCRIPTION_TIP),
+                io.Float.Output("localize", display_name="localize", tooltip=_wire(
+                    "Sync-SDE Edit's / Coupled Sampling's localize (0 = off; the '· localized' presets turn it "
+                    "on).")),
             ],
         )
 
@@ -67,7 +70,8 @@ class EditSettings(io.ComfyNode):
         sigmas = bridge.schedule(model, p.scheduler.value, p["steps"])
         extra = {"start_step": f"sigma {float(sigmas[p['start_step']]):.3f}"}
         LOG.info("%sEdit Settings %s", PREFIX, p.one_line(extra))
-        return io.NodeOutput(sigmas, *(p[k] for k in presets.EDIT_KEYS), p.describe(extra))
+        return io.NodeOutput(sigmas, *(p[k] for k in presets.EDIT_KEYS), p.describe(extra),
+                             *(p[k] for k in presets.EDIT_KEYS_AFTER_DESCRIPTION))
 
 
 class DragSettings(io.ComfyNode):

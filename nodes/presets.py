@@ -93,11 +93,14 @@ class Preset:
 # ---- Edit Settings: Sync-SDE Edit and FlowEdit (and Cycle-SDE / Forward Noising: steps, start_step) ----
 
 EDIT_KEYS = ("steps", "start_step", "source_guidance", "target_guidance", "source_cfg", "target_cfg", "n_avg")
+# outputs added later, after the description output (saved links keep their slots)
+EDIT_KEYS_AFTER_DESCRIPTION = ("localize",)
+_LOCALIZE_OFF = "off: the plain method (the '· localized' presets turn it on)"
 
 
-def _edit(name, family, method, steps, scheduler, start, guidance, cfg, n_avg=None, notes=()):
-    """``steps`` / ``scheduler`` / ``start`` / ``n_avg``: ``(value, source[, note])``; ``guidance``
-    and ``cfg``: ``((source value, target value), source[, note])``, or None for "not used"."""
+def _edit(name, family, method, steps, scheduler, start, guidance, cfg, n_avg=None, notes=(), localize=None):
+    """``steps`` / ``scheduler`` / ``start`` / ``n_avg`` / ``localize``: ``(value, source[, note])``;
+    ``guidance`` and ``cfg``: ``((source value, target value), source[, note])``, or None for "not used"."""
     def pair(spec, what):
         if spec is None:
             return (Setting(1.0, UNUSED, f"{family} has no {what}"),) * 2
@@ -108,6 +111,7 @@ def _edit(name, family, method, steps, scheduler, start, guidance, cfg, n_avg=No
     c_src, c_tgt = pair(cfg, "cfg")
     n = Setting(*n_avg) if n_avg else Setting(1, UNUSED, "FlowEdit only")
     values = dict(zip(EDIT_KEYS, (Setting(*steps), Setting(*start), g_src, g_tgt, c_src, c_tgt, n)))
+    values["localize"] = Setting(*localize) if localize else Setting(0.0, UNUSED, _LOCALIZE_OFF)
     return Preset(name, family, method, values, Setting(*scheduler), tuple(notes))
 
 
@@ -123,11 +127,25 @@ _DEMO_COLOUR = f"{_DEMO}: colour 24/24 right, SSIM outside 0.926 (start 8: 14/24
 _DEMO_SHAPE = (f"{_DEMO}: shape 24/24 right, SSIM outside 0.981; background colour 24/24, SSIM over the "
                "objects 0.952")
 
+_DEMO_LOC = ("tests/integration/test_localize_nodes.py, the 72 held-out edits through Sync-SDE Edit: every "
+             "edit still right, L1 outside the edit 5-30x lower")
+_DEMO_LOC_COLOUR = "colour 24/24 right, SSIM outside 0.948, L1 0.0016 (off: 0.926, 0.0090)"
+_DEMO_LOC_SHAPE = ("shape 24/24, SSIM outside 0.986, L1 0.0001 (off: 0.981, 0.0030); background colour 24/24, "
+                   "0.965, 0.0010 (off: 0.952, 0.0069)")
+_LOC_NOTE = ("the edit_mask output is the map localize used: feed it to Edit Blend after VAE Decode to keep the "
+             "source's own pixels outside it")
+
 EDIT_PRESETS = {p.name: p for p in (
     _edit("Flux.1-dev · sync-SDE (reference code)", "Flux.1-dev", "Sync-SDE Edit",
           (28, SYNC_REFERENCE), ("simple", SYNC_REFERENCE), (4, SYNC_REFERENCE),
           ((1.0, 1.0), SYNC_REFERENCE, "FluxGuidance on each prompt"), ((1.0, 1.0), SYNC_REFERENCE, "no true CFG"),
           notes=(_SYNC_NOTE,)),
+    _edit("Flux.1-dev · sync-SDE, localized (reference code; localize unmeasured)", "Flux.1-dev",
+          "Sync-SDE Edit or Coupled Sampling", (28, SYNC_REFERENCE), ("simple", SYNC_REFERENCE),
+          (4, SYNC_REFERENCE), ((1.0, 1.0), SYNC_REFERENCE, "FluxGuidance on each prompt"),
+          ((1.0, 1.0), SYNC_REFERENCE, "no true CFG"),
+          localize=(0.5, UNMEASURED, "the demo scene model's measured value; lower it if the edit stops short"),
+          notes=(_SYNC_NOTE, _LOC_NOTE)),
     _edit("Flux.1-dev · FlowEdit (paper)", "Flux.1-dev", "FlowEdit",
           (28, FLOWEDIT_PAPER), _FLOWEDIT_SCHED, (4, FLOWEDIT_PAPER, "n_max 24 of 28"),
           ((1.5, 5.5), FLOWEDIT_PAPER, "FluxGuidance on each prompt"), ((1.0, 1.0), FLOWEDIT_PAPER),
@@ -168,6 +186,14 @@ EDIT_PRESETS = {p.name: p for p in (
           "Sync-SDE Edit or Cycle-SDE", (28, DEMO_MEASURED), ("simple", DEMO_MEASURED),
           (12, DEMO_MEASURED, _DEMO_SHAPE), None, ((1.0, 1.0), DEMO_MEASURED),
           notes=(_SYNC_NOTE, "colour edits need the 'colour edits' preset (start_step 4)")),
+    _edit("Demo scene model · colour edits, localized (measured)", "the demo scene model",
+          "Sync-SDE Edit or Coupled Sampling", (28, DEMO_MEASURED), ("simple", DEMO_MEASURED),
+          (4, DEMO_MEASURED, _DEMO_LOC_COLOUR), None, ((1.0, 1.0), DEMO_MEASURED),
+          localize=(0.5, DEMO_MEASURED, _DEMO_LOC), notes=(_SYNC_NOTE, _LOC_NOTE)),
+    _edit("Demo scene model · shape and background edits, localized (measured)", "the demo scene model",
+          "Sync-SDE Edit or Coupled Sampling", (28, DEMO_MEASURED), ("simple", DEMO_MEASURED),
+          (12, DEMO_MEASURED, _DEMO_LOC_SHAPE), None, ((1.0, 1.0), DEMO_MEASURED),
+          localize=(0.5, DEMO_MEASURED, _DEMO_LOC), notes=(_SYNC_NOTE, _LOC_NOTE)),
 )}
 
 # ---- SDE Drag Settings ------------------------------------------------------------------------

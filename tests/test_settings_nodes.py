@@ -26,15 +26,23 @@ def test_sourced_values_are_the_references():
     flux = P.EDIT_PRESETS["Flux.1-dev · sync-SDE (reference code)"]
     assert values(flux) == {"steps": (28, ref), "start_step": (4, ref), "source_guidance": (1.0, ref),
                             "target_guidance": (1.0, ref), "source_cfg": (1.0, ref), "target_cfg": (1.0, ref),
-                            "n_avg": (1, P.UNUSED)}
+                            "n_avg": (1, P.UNUSED), "localize": (0.0, P.UNUSED)}
     assert (flux.scheduler.value, flux.scheduler.source) == ("simple", ref)
     flux2 = values(P.EDIT_PRESETS["Flux.2 · sync-SDE (reference guidance; steps unmeasured)"])
     assert flux2["source_guidance"] == flux2["target_guidance"] == (4.0, ref)
-    assert {k: v[1] for k, v in flux2.items() if "guidance" not in k and k != "n_avg"} == \
+    assert {k: v[1] for k, v in flux2.items() if "guidance" not in k and k not in ("n_avg", "localize")} == \
         {"steps": P.UNMEASURED, "start_step": P.UNMEASURED, "source_cfg": P.UNMEASURED, "target_cfg": P.UNMEASURED}
     assert values(P.EDIT_PRESETS["Flux.1-dev · FlowEdit (paper)"]) == {
         "steps": (28, fe), "start_step": (4, fe), "source_guidance": (1.5, fe), "target_guidance": (5.5, fe),
-        "source_cfg": (1.0, fe), "target_cfg": (1.0, fe), "n_avg": (1, fe)}
+        "source_cfg": (1.0, fe), "target_cfg": (1.0, fe), "n_avg": (1, fe), "localize": (0.0, P.UNUSED)}
+    localized = values(P.EDIT_PRESETS["Flux.1-dev · sync-SDE, localized (reference code; localize unmeasured)"])
+    assert localized == {**values(flux), "localize": (0.5, P.UNMEASURED)}
+    for kind in ("colour edits", "shape and background edits"):  # the measured demo presets, plus localize 0.5
+        plain = values(P.EDIT_PRESETS[f"Demo scene model · {kind} (measured)"])
+        loc = values(P.EDIT_PRESETS[f"Demo scene model · {kind}, localized (measured)"])
+        assert loc["localize"] == (0.5, P.DEMO_MEASURED) and plain["localize"] == (0.0, P.UNUSED)
+        assert {k: v[0] for k, v in loc.items() if k != "localize"} == {k: v[0] for k, v in plain.items()
+                                                                         if k != "localize"}
     sd3 = values(P.EDIT_PRESETS["SD3, SD3.5 · FlowEdit (paper)"])
     assert (sd3["steps"], sd3["start_step"], sd3["source_cfg"], sd3["target_cfg"], sd3["n_avg"]) == \
         ((50, fe), (17, fe), (3.5, fe), (13.5, fe), (1, fe))  # n_max 33 of 50

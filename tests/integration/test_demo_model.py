@@ -156,17 +156,17 @@ def test_every_node_equals_the_core_on_the_demo_model(comfy, demo, core):
     d_src, d_tgt = core.bind(CAPTION), core.bind(EDITED)
     k, seed, diffs = 12, 5, {}
 
-    (y,) = comfy.run(SYNC, model=model, source_positive=src, target_positive=tgt, latent=latent(x0), sigmas=sig,
+    (y, _) = comfy.run(SYNC, model=model, source_positive=src, target_positive=tgt, latent=latent(x0), sigmas=sig,
                      start_step=k, seed=seed)
     diffs["Sync-SDE Edit"] = (y["samples"], sync_sde_edit(x0, sig[k:], FLOW, d_src, d_tgt, seed=seed))
-    (y,) = comfy.run(SYNC, model=model, source_positive=src, target_positive=tgt, latent=latent(x0), sigmas=sig,
+    (y, _) = comfy.run(SYNC, model=model, source_positive=src, target_positive=tgt, latent=latent(x0), sigmas=sig,
                      start_step=k, seed=seed, source_negative=neg, target_negative=neg, source_cfg=2.0,
                      target_cfg=2.0)
     diffs["Sync-SDE Edit, cfg 2"] = (y["samples"], sync_sde_edit(x0, sig[k:], FLOW, core.bind(CAPTION, 2.0),
                                                                  core.bind(EDITED, 2.0), seed=seed))
     (path,) = comfy.run(FWD, model=model, latent=latent(x0), sigmas=sig, start_step=k, seed=seed)
     (inc,) = comfy.run(INC, model=model, positive=src, path=path)
-    (y,) = comfy.run(CPL, model=model, positive=tgt, increments=inc)
+    (y, _) = comfy.run(CPL, model=model, positive=tgt, increments=inc)
     ref = coupled_sample(backward_increments(forward_path(x0, sig[k:], FLOW, seed=seed), d_src), d_tgt)
     diffs["Forward -> Backward -> Coupled"] = (y["samples"], ref)
     (inc,) = comfy.run(CINV, model=model, positive=src, latent=latent(x0), sigmas=sig, start_step=k, seed=seed)
@@ -223,7 +223,7 @@ def test_colour_edits_through_sync_sde_edit_reproduce_the_benchmark(comfy, demo,
     es, idx = colour_edits
     x0 = es.x0[idx]
     grid = torch.linspace(1.0, 0.0, 29, dtype=torch.float64)
-    (y,) = comfy.run(SYNC, model=model, source_positive=encode(comfy, clip, *[es.src_caps[i] for i in idx]),
+    (y, _) = comfy.run(SYNC, model=model, source_positive=encode(comfy, clip, *[es.src_caps[i] for i in idx]),
                      target_positive=encode(comfy, clip, *[es.tgt_caps[i] for i in idx]), latent=latent(x0),
                      sigmas=grid.float(), start_step=4, seed=0)
     ref = sync_sde_edit(x0, grid[4:], FLOW, core.bind([es.src_caps[i] for i in idx]),
@@ -245,14 +245,14 @@ def test_colour_edits_with_the_demo_preset(comfy, demo, colour_edits):
     model, clip, _ = demo
     es, idx = colour_edits
     x0 = es.x0[idx]
-    sig, steps, start, _, _, cfg, _, _, description = comfy.run("CoupledSDE_EditSettings", model=model,
+    sig, steps, start, _, _, cfg, _, _, description, _ = comfy.run("CoupledSDE_EditSettings", model=model,
                                                                   preset=COLOUR_PRESET)
     assert (steps, start, cfg) == (28, 4, 1.0) and "measured on the demo scene model" in description
     src = encode(comfy, clip, *[es.src_caps[i] for i in idx])
     tgt = encode(comfy, clip, *[es.tgt_caps[i] for i in idx])
     neg = encode(comfy, clip, *[""] * len(idx))
     results = {}
-    (y,) = comfy.run(SYNC, model=model, source_positive=src, target_positive=tgt, latent=latent(x0), sigmas=sig,
+    (y, _) = comfy.run(SYNC, model=model, source_positive=src, target_positive=tgt, latent=latent(x0), sigmas=sig,
                      start_step=start, seed=0)
     results["Sync-SDE Edit"] = (judge(y["samples"], es, idx), 0.926)
     (inc,) = comfy.run(CINV, model=model, positive=src, latent=latent(x0), sigmas=sig, start_step=start, seed=0)
@@ -277,13 +277,13 @@ def test_identity_edit_is_bit_exact_and_a_masked_edit_is_exact_outside_in_latent
     (lat,) = comfy.stock("VAEEncode", "encode", vae, img)  # what a user's Load Image -> VAE Encode gives
     sig = schedule(comfy, model)
     src, tgt = encode(comfy, clip, CAPTION), encode(comfy, clip, EDITED)
-    (same,) = comfy.run(SYNC, model=model, source_positive=src, target_positive=src, latent=lat, sigmas=sig,
+    (same, _) = comfy.run(SYNC, model=model, source_positive=src, target_positive=src, latent=lat, sigmas=sig,
                         start_step=4, seed=3)
     assert torch.equal(same["samples"], lat["samples"])
     (solid,) = comfy.stock("SolidMask", "solid", 0.0, 32, 32)
     (box,) = comfy.stock("SolidMask", "solid", 1.0, 16, 16)
     (mask,) = comfy.stock("MaskComposite", "combine", solid, box, 0, 0, "add")  # the top-left quadrant
-    (y,) = comfy.run(SYNC, model=model, source_positive=src, target_positive=tgt, latent=lat, sigmas=sig,
+    (y, _) = comfy.run(SYNC, model=model, source_positive=src, target_positive=tgt, latent=lat, sigmas=sig,
                      start_step=4, seed=3, mask=mask)
     outside = (mask[0] == 0)
     assert torch.equal(y["samples"][..., outside], lat["samples"][..., outside])

@@ -81,7 +81,7 @@ def test_copy_paste_chain_equals_one_drag_iteration(comfy, flux, conds):
     (path,) = comfy.run("CoupledSDE_ForwardNoising", model=flux, latent=lat, sigmas=sig, start_step=0, seed=4)
     (pasted,) = comfy.run(CP, path=path, drag_points=p, alpha=1.1, beta=0.3, r=2, seed=5)
     (inc,) = comfy.run("CoupledSDE_BackwardIncrements", model=flux, positive=pos, path=pasted)
-    (chain,) = comfy.run("CoupledSDE_CoupledSampling", model=flux, positive=pos, increments=inc)
+    (chain, _) = comfy.run("CoupledSDE_CoupledSampling", model=flux, positive=pos, increments=inc)
     direct = drag(comfy, flux, pos, lat, p, drag_step=100.0, seed=4)
     err = (chain["samples"] - direct).abs().max().item()
     print(f"composable chain vs SDE Drag (1 iteration): max |diff| {err:.2e} (batched vs single calls)")

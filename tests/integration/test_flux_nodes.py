@@ -13,7 +13,7 @@ def sigmas(comfy, model, steps=6):
 
 
 def edit(comfy, model, src, tgt, lat, sig, start=1, seed=3, **kw):
-    (out,) = comfy.run(SYNC, model=model, source_positive=src, target_positive=tgt, latent=lat, sigmas=sig,
+    (out, _) = comfy.run(SYNC, model=model, source_positive=src, target_positive=tgt, latent=lat, sigmas=sig,
                        start_step=start, seed=seed, **kw)
     return out["samples"]
 
@@ -45,11 +45,11 @@ def test_three_node_chain_identity_and_equivalence(comfy, flux, conds):
     sig = sigmas(comfy, flux)
     (path,) = comfy.run(FWD, model=flux, latent=lat, sigmas=sig, start_step=1, seed=3)
     (inc,) = comfy.run(INC, model=flux, positive=src, path=path)
-    (same,) = comfy.run(CPL, model=flux, positive=src, increments=inc)
+    (same, _) = comfy.run(CPL, model=flux, positive=src, increments=inc)
     assert torch.equal(same["samples"], lat["samples"])
     # one inversion, several targets: each equals the all-in-one node (sequential calls)
     for target in (tgt, conds.flux()):
-        (y,) = comfy.run(CPL, model=flux, positive=target, increments=inc)
+        (y, _) = comfy.run(CPL, model=flux, positive=target, increments=inc)
         ref = edit(comfy, flux, src, target, lat, sig, batch_branches=False)
         assert torch.equal(y["samples"], ref)
 

@@ -24,15 +24,15 @@ def pack_records(caplog, level=logging.INFO):
 def test_edit_settings_outputs_every_preset_value_and_basic_scheduler_sigmas(comfy, flux, sd15, name, caplog):
     p = P.EDIT_PRESETS[name]
     info = comfy.N[SETTINGS].GET_NODE_INFO_V1()
-    assert info["output_name"] == ["SIGMAS", *P.EDIT_KEYS, "description"]
-    assert info["output"] == ["SIGMAS", "INT", "INT", "FLOAT", "FLOAT", "FLOAT", "FLOAT", "INT", "STRING"]
+    assert info["output_name"] == ["SIGMAS", *P.EDIT_KEYS, "description", *P.EDIT_KEYS_AFTER_DESCRIPTION]
+    assert info["output"] == ["SIGMAS", "INT", "INT", "FLOAT", "FLOAT", "FLOAT", "FLOAT", "INT", "STRING", "FLOAT"]
     for model in (flux, sd15):
         with caplog.at_level(logging.INFO, logger=LOGGER):
             caplog.clear()
-            sigmas, *numbers, text = comfy.run(SETTINGS, model=model, preset=name)
+            sigmas, *numbers, text, localize = comfy.run(SETTINGS, model=model, preset=name)
         (stock,) = comfy.stock("BasicScheduler", "get_sigmas", model, p.scheduler.value, p["steps"], 1.0)
         assert torch.equal(sigmas, stock)  # what BasicScheduler gives this MODEL
-        assert numbers == [p[k] for k in P.EDIT_KEYS]
+        assert numbers == [p[k] for k in P.EDIT_KEYS] and localize == p["localize"]
         assert text.startswith(name + "\n") and f"sigma {float(sigmas[p['start_step']]):.3f}" in text
         assert ("unmeasured" in text) == bool(p.unmeasured())
         (record,) = pack_records(caplog)
@@ -179,12 +179,12 @@ def test_hint_for_a_no_op_and_an_identity_edit(comfy, flux, conds, caplog):
     sig = sigmas(comfy, flux)
     base = dict(model=flux, source_positive=src, latent=lat, sigmas=sig, seed=3)
     # the same prompt on both branches: a reconstruction, said at INFO
-    (out,), lines = run_logged(comfy, caplog, SYNC, **base, target_positive=src, start_step=1)
+    (out, _), lines = run_logged(comfy, caplog, SYNC, **base, target_positive=src, start_step=1)
     assert torch.equal(out["samples"], lat["samples"])
     ((level, msg),) = lines
     assert level == logging.INFO and msg.startswith("[Coupled SDE] Sync-SDE Edit: the target is the source prompt")
     # another prompt from the last step: almost no change, and what to change
-    (out,), lines = run_logged(comfy, caplog, SYNC, **base, target_positive=tgt, start_step=5)
+    (out, _), lines = run_logged(comfy, caplog, SYNC, **base, target_positive=tgt, start_step=5)
     ((level, msg),) = lines
     assert level == logging.WARNING, msg
     assert msg.startswith("[Coupled SDE] Sync-SDE Edit changed the latent by only")

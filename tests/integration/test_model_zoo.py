@@ -139,9 +139,9 @@ def test_three_node_chain_equals_sync_sde_edit(comfy, zm):
     sig = sigmas(comfy, model)
     (path,) = comfy.run(FWD, model=model, latent=lat, sigmas=sig, start_step=1, seed=3)
     (inc,) = comfy.run(INC, model=model, positive=src, path=path)
-    (same,) = comfy.run(CPL, model=model, positive=src, increments=inc)
+    (same, _) = comfy.run(CPL, model=model, positive=src, increments=inc)
     assert torch.equal(same["samples"], lat["samples"])
-    (y,) = comfy.run(CPL, model=model, positive=tgt, increments=inc)
+    (y, _) = comfy.run(CPL, model=model, positive=tgt, increments=inc)
     ref = edit(comfy, model, src, tgt, lat, sig, batch_branches=False)
     assert y["samples"].shape == lat["samples"].shape
     assert torch.equal(y["samples"], ref)
@@ -161,6 +161,36 @@ def test_mask_keeps_the_source_outside(comfy, zm):
     change = mean_change(out, x, inside)
     print(f"{spec.name}: masked edit mean |change| inside {change:.4f}")
     assert change > 1e-3
+
+
+def test_localize_and_its_edit_mask_on_every_family(comfy, zm):
+    """localize with a painted mask, through Sync-SDE Edit and the staged path (bit-identical, two calls
+    a step), and the edit_mask output at the image's size (8 px a cell; video: one mask per latent
+    frame): wherever a cell's whole 8x8 block of it is 0, the latent keeps the source's bits. (On these
+    random weights the two prompts disagree everywhere; the map itself is checked on the demo model,
+    test_localize_nodes.py.)"""
+    spec, model, g = zm
+    src, tgt, lat = spec.cond(g), spec.cond(g), spec.latent(g)
+    x, sig = lat["samples"], sigmas(comfy, model)
+    painted = pixel_rect(1, spec.size)
+    (y, m) = comfy.run(SYNC, model=model, source_positive=src, target_positive=tgt, latent=lat, sigmas=sig,
+                       start_step=1, seed=3, batch_branches=False, localize=1.0, mask=painted)
+    frames = spec.frames if spec.frames and spec.frames > 1 else 1
+    assert m.shape == (frames, spec.size * CELL, spec.size * CELL) and 0 <= float(m.min()) <= float(m.max()) <= 1
+    (path,) = comfy.run(FWD, model=model, latent=lat, sigmas=sig, start_step=1, seed=3)
+    (inc,) = comfy.run(INC, model=model, positive=src, path=path)
+    (staged, staged_map) = comfy.run(CPL, model=model, positive=tgt, increments=inc, localize=1.0, mask=painted)
+    assert torch.equal(staged["samples"], y["samples"]) and torch.equal(staged_map, m)
+    zero = F.max_pool2d(m[:, None], CELL)[:, 0] == 0  # (frames, h, w): the map is 0 on the whole block
+    kept = zero[None, None] if x.ndim == 5 else zero[:, None]
+    if x.ndim == 5 and frames == 1:
+        kept = zero[:, None, None]
+    k = kept.expand_as(x)
+    assert bool(k.any()) and torch.equal(y["samples"][k], x[k])
+    assert float(m[:, : m.shape[1] // 2 - CELL].max()) == 0.0  # black where the painted mask is
+    print(f"{spec.name}: localize 1.0, edit_mask {tuple(m.shape)}, white {float(m.mean()):.2f}; "
+          f"{float(zero.float().mean()):.2f} of the cells kept bit for bit")
+    assert not torch.equal(y["samples"], x)
 
 
 def test_qwen_image_batch_masks_per_latent(comfy, zoo_qwen_image):

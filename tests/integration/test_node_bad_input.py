@@ -55,7 +55,7 @@ def test_mask_with_extra_channels_or_batch(comfy, base):
     fails(comfy, SYNC, "mask:", **{**base, "mask": torch.ones(3, 128, 128)})
     fails(comfy, SYNC, "mask:", **{**base, "mask": torch.full((1, 16, 16), 2.0)})
     # another size is resized, not refused (see test_flux_nodes.test_mask_keeps_the_source_outside)
-    (out,) = comfy.run(SYNC, **{**base, "mask": torch.ones(1, 40, 52)})
+    (out, _) = comfy.run(SYNC, **{**base, "mask": torch.ones(1, 40, 52)})
     assert out["samples"].shape == base["latent"]["samples"].shape
 
 
@@ -131,7 +131,7 @@ def test_latent_rank_must_match_the_model(comfy, base):
 
 def test_downscale_ratio_hints_are_dropped_as_stock_samplers_do(comfy, base):
     lat = dict(base["latent"], downscale_ratio_spacial=8, noise_mask=torch.ones(1, 16, 16))
-    (out,) = comfy.run(SYNC, **{**base, "latent": lat})
+    (out, _) = comfy.run(SYNC, **{**base, "latent": lat})
     assert "downscale_ratio_spacial" not in out and "noise_mask" in out
 
 
@@ -149,7 +149,7 @@ def test_flow_noise_scale_is_exact(comfy, base, flux, conds):
     scaled.set_model_unet_function_wrapper(wrapper)
     lat = conds.latent(1, 16, 32, 32)
     args = {**base, "model": scaled, "latent": lat, "start_step": 0}
-    (same,) = comfy.run(SYNC, **{**args, "target_positive": args["source_positive"]})
+    (same, _) = comfy.run(SYNC, **{**args, "target_positive": args["source_positive"]})
     assert torch.equal(same["samples"], lat["samples"])
     # the first model input is X_0 at sigma_0 = 1 (pure noise): std s * sigma_0 in model space
     x_first, sigma0 = seen[0]
@@ -160,8 +160,8 @@ def test_flow_noise_scale_is_exact(comfy, base, flux, conds):
     x_i, sig_i = seen[2]
     assert ((x_i[:1] - (1 - sig_i) * x0) / sig_i).std().item() == pytest.approx(8.0, rel=0.06)
     # the edit differs from the same edit on the unscaled model: the scale is used, not ignored
-    (edited,) = comfy.run(SYNC, **args)
-    (plain,) = comfy.run(SYNC, **{**args, "model": flux})
+    (edited, _) = comfy.run(SYNC, **args)
+    (plain, _) = comfy.run(SYNC, **{**args, "model": flux})
     assert (edited["samples"] - plain["samples"]).abs().max().item() > 1e-2
     # Cycle-SDE reconstruction at s = 8
     (inc,) = comfy.run("CoupledSDE_CycleSDEInversion", model=scaled, positive=base["source_positive"],

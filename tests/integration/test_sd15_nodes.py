@@ -16,7 +16,7 @@ def setup(comfy, sd15, conds):
 def edit(comfy, model, src, tgt, lat, sig, **kw):
     kw.setdefault("start_step", 1)
     kw.setdefault("seed", 5)
-    (out,) = comfy.run(SYNC, model=model, source_positive=src, target_positive=tgt, latent=lat, sigmas=sig, **kw)
+    (out, _) = comfy.run(SYNC, model=model, source_positive=src, target_positive=tgt, latent=lat, sigmas=sig, **kw)
     return out["samples"]
 
 
@@ -43,7 +43,7 @@ def test_cycle_sde_reconstructs_and_edits(comfy, sd15, setup):
     (ed,) = comfy.run(CSAM, model=sd15, positive=tgt, increments=inc, negative=neg, cfg=3.0)
     assert (ed["samples"] - lat["samples"]).abs().mean().item() > 1e-3
     # the same increments drive sync-SDE's Coupled Sampling too (difference form: bit-exact identity)
-    (same,) = comfy.run("CoupledSDE_CoupledSampling", model=sd15, positive=src, increments=inc, negative=neg,
+    (same, _) = comfy.run("CoupledSDE_CoupledSampling", model=sd15, positive=src, increments=inc, negative=neg,
                         cfg=3.0)
     assert torch.equal(same["samples"], lat["samples"])
 
