@@ -22,7 +22,7 @@ from ._util import (
     seeded_normal,
     work_dtype,
 )
-from .coupled import sync_sde_edit
+from .coupled import _check_localize, _editable_map, sync_sde_edit
 from .schedule import NoiseFamily, as_sigma_list, step_coefficients
 
 __all__ = ["sde_sample", "ode_sample", "ode_invert", "sdedit", "flowedit", "edit_friendly_ddpm"]
@@ -98,7 +98,8 @@ def sdedit(x0: torch.Tensor, sigmas, family, denoise_tgt: Denoiser, *, seed: int
 
 @torch.no_grad()
 def flowedit(x0: torch.Tensor, sigmas, denoise_src: Denoiser, denoise_tgt: Denoiser, *, seed: int = 0,
-             n_avg: int = 1, n_min: int = 0, denoise_both: Optional[PairDenoiser] = None,
+             n_avg: int = 1, n_min: int = 0, localize: Optional[float] = None,
+             denoise_both: Optional[PairDenoiser] = None,
              callback: Optional[StepCallback] = None) -> torch.Tensor:
     """FlowEdit (Kulikov et al. 2024), flow family only; ``sigmas`` starts at the ``n_max`` step.
 
@@ -107,25 +108,46 @@ def flowedit(x0: torch.Tensor, sigmas, denoise_src: Denoiser, denoise_tgt: Denoi
     The last ``n_min`` steps are plain target sampling from ``Z_tar`` (the reference's SDEdit phase).
     ``2 * n_avg`` model calls per FlowEdit step; ``denoise_both(z_src, z_tar, s) -> (D_src, D_tgt)``
     (optional) lets a caller batch each pair.
+
+    ``localize`` (``None`` by default: the paper's method, untouched): sync-SDE's disagreement map
+    (docs/ALGORITHMS.md 3.9) on FlowEdit. The velocity difference is multiplied by the running
+    maximum ``E_i`` of the editable map of ``D_tgt - D_src`` (averaged over the ``n_avg`` samples), so
+    ``Z`` keeps the source's bits wherever ``E`` stays 0; the callback then also gets ``"mask"``.
+    It needs ``n_min = 0`` (the plain sampling phase has no source to keep).
     """
     family, sig, x_src = _prepare(x0, sigmas, NoiseFamily.FLOW, "x0")
     n = len(sig) - 1
     if n_avg < 1 or not (0 <= n_min <= n):
         raise ValueError(f"n_avg: must be >= 1 and n_min in [0, {n}], got n_avg={n_avg}, n_min={n_min}")
+    loc = _check_localize(localize)
+    if loc is not None and n_min > 0:
+        raise ValueError(f"n_min: localize restricts FlowEdit's coupled steps; the last n_min steps are plain "
+                         f"target sampling with nothing to keep, so use n_min 0 with localize (got {n_min})")
     noise = seeded_normal(x_src.shape, seed, n * n_avg + 1, x_src.device, x_src.dtype)
     z = x_src.clone()
     z_tar = None
+    editable = None
     for i in range(n):
         s, s_next = sig[i], sig[i + 1]
         if i < n - n_min:
             v_delta = torch.zeros_like(z)
+            d_diff = None
             for k in range(n_avg):
                 z_src = (1 - s) * x_src + s * noise[i * n_avg + k]
-                z_t = z + z_src - x_src
+                # with localize, in the form that is Z_src itself wherever Z is still the source
+                z_t = z + z_src - x_src if loc is None else z_src + (z - x_src)
                 d_src, d_tgt = denoise_pair(denoise_src, denoise_tgt, denoise_both, z_src, z_t, s)
                 v_delta += ((z_t - d_tgt) - (z_src - d_src)) / s
-            z = z + (s_next - s) * v_delta / n_avg
-            emit(callback, i=i, total=n, sigma=s, x=z, denoised=d_tgt)
+                if loc is not None:
+                    d_diff = d_tgt - d_src if d_diff is None else d_diff + (d_tgt - d_src)
+            if loc is None:
+                z = z + (s_next - s) * v_delta / n_avg
+                emit(callback, i=i, total=n, sigma=s, x=z, denoised=d_tgt)
+            else:
+                step_map = _editable_map(d_diff / n_avg, loc)
+                editable = step_map if editable is None else torch.maximum(editable, step_map)
+                z = z + (s_next - s) * (editable * v_delta) / n_avg
+                emit(callback, i=i, total=n, sigma=s, x=z, denoised=d_tgt, mask=editable)
         else:
             if z_tar is None:
                 z_tar = z + ((1 - s) * x_src + s * noise[-1]) - x_src

@@ -422,6 +422,36 @@ def test_flowedit_is_the_difference_form_with_ode_steps_on_a_resampled_path():
     assert torch.allclose(y, fe, atol=1e-5, rtol=0)
 
 
+def test_flowedit_localize_keeps_the_source_outside_the_disagreement_and_is_off_by_default():
+    """FlowEdit + localize (docs/ALGORITHMS.md 3.9): None is the paper's loop bit for bit; an identity edit
+    stays exact; with denoisers that differ only on R (seeing 3x3 neighbourhoods), the source's bits are
+    kept beyond R + 2, the inside follows the unrestricted FlowEdit where the map saturates, and the map
+    is non-decreasing. n_min > 0 is refused by name."""
+    fam = NoiseFamily.FLOW
+    x0 = _latent((2, 4, 16, 16))
+    region = _regions()
+    src = _net(fam, 0.5, mix=0.05)
+    tgt = _shifted(src, 1.5 * region)
+    sig = torch.linspace(0.85, 0.0, 15, dtype=torch.float64)
+    free = flowedit(x0, sig, src, tgt, seed=5)
+    assert torch.equal(_bits(flowedit(x0, sig, src, tgt, seed=5, localize=None)), _bits(free))
+    for loc in (0.05, 1.0):
+        assert torch.equal(_bits(flowedit(x0, sig, src, src, seed=5, localize=loc, n_avg=2)), _bits(x0))
+    maps = []
+    y = flowedit(x0, sig, src, tgt, seed=5, localize=0.05, callback=lambda info: maps.append(info["mask"]))
+    outside = ~_dilate(region, 2).expand_as(x0)
+    inside = region.bool().expand_as(x0)
+    spill = (free != x0)[outside].float().mean().item()
+    print(f"FlowEdit: unrestricted changes {spill:.0%} of the cells outside R+2; localized none")
+    assert spill > 0.2 and torch.equal(_bits(y[outside]), _bits(x0[outside]))
+    assert (y - free)[inside].abs().max().item() < 1e-3 * (free - x0)[inside].abs().max().item()
+    assert all((b >= a).all() for a, b in zip(maps, maps[1:])) and len(maps) == 14
+    with pytest.raises(ValueError, match=r"^n_min: localize restricts FlowEdit's coupled steps"):
+        flowedit(x0, sig, src, tgt, localize=0.5, n_min=2)
+    with pytest.raises(ValueError, match=r"^localize: "):
+        flowedit(x0, sig, src, tgt, localize=1.5)
+
+
 # --- bad input -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kwargs,match", [

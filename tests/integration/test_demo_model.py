@@ -172,7 +172,7 @@ def test_every_node_equals_the_core_on_the_demo_model(comfy, demo, core):
     (inc,) = comfy.run(CINV, model=model, positive=src, latent=latent(x0), sigmas=sig, start_step=k, seed=seed)
     (y,) = comfy.run(CSMP, model=model, positive=tgt, increments=inc)
     diffs["Cycle-SDE"] = (y["samples"], cycle_sde_sample(cycle_sde_invert(x0, sig[k:], FLOW, d_src, seed=seed), d_tgt))
-    (y,) = comfy.run(FLOWEDIT, model=model, source_positive=src, target_positive=tgt, latent=latent(x0), sigmas=sig,
+    (y, _) = comfy.run(FLOWEDIT, model=model, source_positive=src, target_positive=tgt, latent=latent(x0), sigmas=sig,
                      start_step=k, seed=seed)
     diffs["FlowEdit"] = (y["samples"], flowedit(x0, sig[k:], d_src, d_tgt, seed=seed))
     (img,) = comfy.stock("VAEDecode", "decode", demo[2], src_lat)
@@ -258,7 +258,7 @@ def test_colour_edits_with_the_demo_preset(comfy, demo, colour_edits):
     (inc,) = comfy.run(CINV, model=model, positive=src, latent=latent(x0), sigmas=sig, start_step=start, seed=0)
     (y,) = comfy.run(CSMP, model=model, positive=tgt, increments=inc)
     results["Cycle-SDE"] = (judge(y["samples"], es, idx), 0.933)
-    (y,) = comfy.run(FLOWEDIT, model=model, source_positive=src, target_positive=tgt, latent=latent(x0),
+    (y, _) = comfy.run(FLOWEDIT, model=model, source_positive=src, target_positive=tgt, latent=latent(x0),
                      sigmas=sig, start_step=start, seed=0, source_negative=neg, target_negative=neg, source_cfg=2.0,
                      target_cfg=2.0)
     results["FlowEdit (cfg 2)"] = (judge(y["samples"], es, idx), 0.928)

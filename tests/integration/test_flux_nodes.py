@@ -172,11 +172,11 @@ def test_flowedit_node(comfy, flux, sd15, conds):
     src, tgt, lat = conds.flux(), conds.flux(guidance=5.5), conds.latent(1, 16, 16, 16)
     sig = sigmas(comfy, flux)
     m, batches = count_calls(flux)
-    (out,) = comfy.run("CoupledSDE_FlowEdit", model=m, source_positive=src, target_positive=tgt, latent=lat,
+    (out, _) = comfy.run("CoupledSDE_FlowEdit", model=m, source_positive=src, target_positive=tgt, latent=lat,
                        sigmas=sig, start_step=1, seed=0)
     assert batches == [2] * 5  # source and target velocities in one forward per step
     assert (out["samples"] - lat["samples"]).abs().mean().item() > 1e-3
-    (again,) = comfy.run("CoupledSDE_FlowEdit", model=flux, source_positive=src, target_positive=tgt, latent=lat,
+    (again, _) = comfy.run("CoupledSDE_FlowEdit", model=flux, source_positive=src, target_positive=tgt, latent=lat,
                          sigmas=sig, start_step=1, seed=0, n_avg=2, n_min=1)
     assert not torch.equal(again["samples"], out["samples"])
     with pytest.raises(ValueError, match="^model: FlowEdit needs a flow-family"):

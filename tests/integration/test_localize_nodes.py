@@ -18,6 +18,7 @@ from test_demo_model import (
     CPL,
     EDITED,
     FLOW,
+    FLOWEDIT,
     FWD,
     INC,
     LOADER,
@@ -32,7 +33,7 @@ from test_demo_model import (
 )
 
 from comfyui_coupled_sde.demo.denoiser import load as load_core
-from comfyui_coupled_sde.sampling import sync_sde_edit
+from comfyui_coupled_sde.sampling import flowedit, sync_sde_edit
 
 LOC = 0.5
 
@@ -95,6 +96,32 @@ def test_localize_equals_the_core_and_keeps_the_source_where_its_map_is_zero(com
     assert sj.parsed_caption(sj.parse(y["samples"])[0]) == EDITED
     # the map sits on the edited object (the circle, top left), not on the square (bottom right)
     assert float(m[0, :16, :16].mean()) > 0.2 and float(m[0, 16:, 16:].max()) == 0.0
+
+
+def test_flowedit_localize_equals_the_core_and_keeps_the_source_where_its_map_is_zero(comfy, demo, core, scene):
+    model = demo[0]
+    x0, sig, src, tgt = scene
+    neg = encode(comfy, demo[1], "")
+    args = dict(model=model, source_positive=src, target_positive=tgt, latent=latent(x0), sigmas=sig, start_step=4,
+                seed=3, source_negative=neg, target_negative=neg, source_cfg=2.0, target_cfg=2.0)
+    (plain, plain_map) = comfy.run(FLOWEDIT, **args)
+    (zero, _) = comfy.run(FLOWEDIT, **args, localize=0.0)
+    assert torch.equal(plain["samples"], zero["samples"]) and torch.equal(plain_map, torch.ones(1, 32, 32))
+    (y, m) = comfy.run(FLOWEDIT, **args, localize=LOC)
+    maps = []
+    ref = flowedit(x0, sig[4:].double(), core.bind(CAPTION, 2.0), core.bind(EDITED, 2.0), seed=3, localize=LOC,
+                   callback=lambda info: maps.append(info["mask"]))
+    d = float((y["samples"] - ref.float()).abs().max())
+    dm = float((m - maps[-1][:, 0].float()).abs().max())
+    kept = m[0] == 0
+    print(f"FlowEdit, localize {LOC}: max |node - core| {d:.1e}, map {dm:.1e}; exactly 0 on "
+          f"{float(kept.float().mean()):.2f} of the image")
+    assert d < ROUNDOFF and dm < 1e-3 and 0.05 < float(kept.float().mean()) < 0.95
+    assert torch.equal(y["samples"][:, :, kept], x0[:, :, kept])
+    with pytest.raises(ValueError, match=r"^n_min: localize restricts FlowEdit's coupled steps"):
+        comfy.run(FLOWEDIT, **args, localize=LOC, n_min=2)
+    with pytest.raises(ValueError, match=r"^localize: "):
+        comfy.run(FLOWEDIT, **args, localize=-1.0)
 
 
 def test_the_staged_path_gives_the_one_node_result(comfy, demo, scene):
@@ -170,9 +197,19 @@ def test_localize_keeps_the_success_and_cuts_the_drift_on_the_held_out_edits(com
         for loc in (0.0, LOC):
             (y, m) = sync(comfy, model, es.x0[idx], sig, src, tgt, start_step=k, seed=0, localize=loc)
             rows[kind, loc] = (*judge(y["samples"], es, idx), float(m.mean()))
+    # FlowEdit at the cfg 2 / 2 the colour preset's note gives it
+    idx = [i for i, kd in enumerate(es.kinds) if kd == "colour"]
+    src = encode(comfy, clip, *[es.src_caps[i] for i in idx])
+    tgt = encode(comfy, clip, *[es.tgt_caps[i] for i in idx])
+    neg = encode(comfy, clip, *[""] * len(idx))
+    for loc in (0.0, LOC):
+        (y, m) = comfy.run(FLOWEDIT, model=model, source_positive=src, target_positive=tgt, latent=latent(es.x0[idx]),
+                           sigmas=sig, start_step=4, seed=0, source_negative=neg, target_negative=neg, source_cfg=2.0,
+                           target_cfg=2.0, localize=loc)
+        rows["FlowEdit colour", loc] = (*judge(y["samples"], es, idx), float(m.mean()))
     for (kind, loc), (ok, ssim, l1, white) in rows.items():
         print(f"{kind:10s} localize {loc:g}: {ok}/24 right, SSIM outside {ssim:.4f}, L1 outside {l1:.4f}, "
               f"edit_mask white {white:.2f}")
-    for kind in KINDS:
+    for kind in (*KINDS, "FlowEdit colour"):
         (ok0, s0, l0, _), (ok1, s1, l1, _) = rows[kind, 0.0], rows[kind, LOC]
         assert ok1 >= ok0 - 1 and s1 >= s0 and l1 * 3 <= l0, kind
