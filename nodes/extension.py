@@ -2,10 +2,10 @@
 
 from comfy_api.latest import ComfyExtension, io
 
-from . import baseline_nodes, coupled_nodes, demo_nodes, drag_nodes, helper_nodes
+from . import baseline_nodes, blend_nodes, coupled_nodes, demo_nodes, drag_nodes, helper_nodes
 
 NODES = (coupled_nodes.NODES + drag_nodes.NODES + baseline_nodes.NODES + helper_nodes.NODES
-         + demo_nodes.NODES)
+         + blend_nodes.NODES + demo_nodes.NODES)
 
 
 class CoupledSDEExtension(ComfyExtension):

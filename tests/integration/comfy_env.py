@@ -38,6 +38,7 @@ PACK_IDS = (
     "CoupledSDE_EditSettings",
     "CoupledSDE_DragSettings",
     "CoupledSDE_EditDifference",
+    "CoupledSDE_EditBlend",
     "CoupledSDE_LoadDemoSceneModel",
 )
 
