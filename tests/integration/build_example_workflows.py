@@ -37,6 +37,9 @@ LAYOUT_JS = """([name, note]) => {
   // they do not cover their neighbours then
   for (const n of graph._nodes)
     if (n.type === "SaveImage" || n.type === "PreviewImage") n.setSize([270, 330]);
+    // the pack's nodes that show their output image under their widgets
+    else if (n.type === "CoupledSDE_EditBlend" || n.type === "CoupledSDE_EditDifference")
+      n.setSize([Math.max(n.size[0], 270), n.size[1] + 270]);
   graph.arrange(40);
   const nodes = graph._nodes;
   const minX = Math.min(...nodes.map(n => n.pos[0])), minY = Math.min(...nodes.map(n => n.pos[1]));

@@ -78,6 +78,11 @@ SPECS = {
         "source": "a red circle top left and a red circle bottom right on a noisy grey background",
         "edits": {"edit": ("top left", "blue", "circle")},
         "mask": ("mask", "edit")},
+    "demo_localized_edit": {
+        "source": "a red circle top left and a blue square bottom right on a noisy grey background",
+        "edits": {"edit": ("top left", "yellow", "circle"), "blended": ("top left", "yellow", "circle")},
+        "mask": ("edit_mask", "edit"), "mask_level": 0,  # the map is soft: black (0) = kept
+        "difference": ("difference", "blended")},
     "demo_sde_drag": {
         "source": "a yellow circle top left and a blue square bottom right on a smooth grey background",
         "drag": {"dragged": ("top left", (4.0, 0.0))}},
@@ -252,7 +257,7 @@ def judge(run: Run) -> Judgement:
 
     if "mask" in spec:
         mask_key, edit_key = spec["mask"]
-        mask = run.pixels[mask_key][..., 0] > 127  # MaskToImage: white = may change
+        mask = run.pixels[mask_key][..., 0] > spec.get("mask_level", 127)  # MaskToImage: white = may change
         outside = ~mask
         diff = (run.pixels[edit_key].int() - run.pixels["source"].int()).abs().amax(-1)
         n_out = int((diff[outside] > 0).sum())
