@@ -10,6 +10,7 @@ from .common import (
     CATEGORY,
     Branch,
     EditMap,
+    batch_branches_input,
     cfg_input,
     edit_mask_output,
     latent_output,
@@ -52,6 +53,7 @@ class FlowEdit(io.ComfyNode):
                 cfg_input("source_cfg"),
                 cfg_input("target_cfg"),
                 localize_input(),
+                batch_branches_input(),
             ],
             outputs=[latent_output(), edit_mask_output()],
         )
@@ -59,7 +61,7 @@ class FlowEdit(io.ComfyNode):
     @classmethod
     def execute(cls, model, source_positive, target_positive, latent, sigmas, start_step, seed, n_avg=1, n_min=0,
                 source_negative=None, target_negative=None, source_cfg=1.0, target_cfg=1.0,
-                localize=0.0) -> io.NodeOutput:
+                localize=0.0, batch_branches=True) -> io.NodeOutput:
         if bridge.noise_family(model) is not NoiseFamily.FLOW:
             raise ValueError(f"model: FlowEdit needs a flow-family (CONST) model such as Flux or SD3; this is "
                              f"{bridge.signature(model).describe()}. Use Sync-SDE Edit or Cycle-SDE instead.")
@@ -72,7 +74,8 @@ class FlowEdit(io.ComfyNode):
 
         def edit(ctx, x0, sig):
             return flowedit(x0, sig, ctx.denoiser("source"), ctx.denoiser("target"), seed=seed, n_avg=n_avg,
-                            n_min=n_min, callback=recorder.wrap(ctx.step), denoise_both=ctx.pair, **extra)
+                            n_min=n_min, callback=recorder.wrap(ctx.step),
+                            denoise_both=ctx.pair if batch_branches else None, **extra)
 
         edited = two_branch_edit(model, latent, sigmas, start_step, seed, (source_positive, source_negative,
                                  source_cfg), (target_positive, target_negative, target_cfg), edit)

@@ -75,6 +75,12 @@ def latent_output(tooltip="The edited latent (same shape and batch as the source
     return io.Latent.Output(display_name=name, tooltip=tooltip)
 
 
+def batch_branches_input(pair="source and target", when="both use the same cfg and "):
+    return io.Boolean.Input("batch_branches", default=True, optional=True, tooltip=(
+        f"Evaluate {pair} in one batched call when {when}memory allows (faster on GPUs); off = always two "
+        "calls (less memory, and exact for models whose core mixes the rows of a batch, e.g. ACE-Step 1.5)."))
+
+
 def localize_input():
     return io.Float.Input("localize", default=0.0, min=0.0, max=1.0, step=0.05, round=0.01, optional=True, tooltip=(
         "Change only what the prompts disagree on, without painting a mask. 0 = off: the plain method (saved "

@@ -26,6 +26,7 @@ from .common import (
     PathType,
     SourceIncrements,
     SourcePath,
+    batch_branches_input,
     branch,
     cfg_input,
     edit_mask,
@@ -292,9 +293,7 @@ class SyncSDEEdit(io.ComfyNode):
                 cfg_input("source_cfg"),
                 cfg_input("target_cfg"),
                 mask_input(),
-                io.Boolean.Input("batch_branches", default=True, optional=True, tooltip=(
-                    "Evaluate source and target in one batched call when both use the same cfg and memory "
-                    "allows (faster on GPUs); off = always two calls (less memory).")),
+                batch_branches_input(),
                 localize_input(),
             ],
             outputs=[latent_output(), edit_mask_output()],

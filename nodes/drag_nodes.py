@@ -16,6 +16,7 @@ from .common import (
     DragPointsType,
     PathType,
     SourcePath,
+    batch_branches_input,
     branch,
     edit_latent,
     edit_mask,
@@ -161,13 +162,15 @@ class SDEDrag(io.ComfyNode):
                     "CFG rises linearly from 1 at the end of each iteration to this at t0 (paper: 3).")),
                 seed_input(),
                 solver_input(),
+                batch_branches_input("the path and the dragged latent (one prompt)", ""),
             ],
             outputs=[io.Latent.Output(display_name="LATENT", tooltip="The dragged latent.")],
         )
 
     @classmethod
     def execute(cls, model, positive, latent, drag_points, negative=None, mask=None, t0=0.6, steps=100,
-                drag_step=2.0, alpha=1.1, beta=0.3, r=5, cfg_max=3.0, seed=0, solver="posterior") -> io.NodeOutput:
+                drag_step=2.0, alpha=1.1, beta=0.3, r=5, cfg_max=3.0, seed=0, solver="posterior",
+                batch_branches=True) -> io.NodeOutput:
         samples = bridge.latent_samples(model, latent)
         p = parse_drag_points(drag_points)
         src, tgt = _cells(p, samples)
@@ -185,8 +188,9 @@ class SDEDrag(io.ComfyNode):
             # the CFG schedule is set per call: both halves of a batched call share one branch
             return sde_drag(x0, sig, family, ctx.denoiser("source", cfg_at.__getitem__), src, tgt, step=drag_step,
                             alpha=alpha, beta=beta, r=r, seed=seed, mask=bridge.to_device(m, ctx.device),
-                            solver=solver, denoise_both=lambda x, y, sigma: ctx.pair(x, y, sigma, cfg_at[sigma]),
-                            callback=ctx.step)
+                            solver=solver, callback=ctx.step,
+                            denoise_both=(lambda x, y, sigma: ctx.pair(x, y, sigma, cfg_at[sigma]))
+                            if batch_branches else None)
 
         # the same prompt on both halves of every batched call: the path and the dragged latent
         out = edit_latent(model, latent, samples, {"source": prompt, "target": prompt}, sig, seed, edit)
