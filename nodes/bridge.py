@@ -42,6 +42,32 @@ from ..sampling import BrownianPath, Increments, NoiseFamily
 _IMG_TO_IMG_SAMPLING = ("IMG_TO_IMG", "IMG_TO_IMG_FLOW", "IMG_TO_IMG_VELOCITY")
 
 
+def velocity_grids(model) -> int:
+    """How many velocity grids the network emits per evaluation: ``n_grid`` where core sets one (on the
+    model, its diffusion model or its unet config; Kandinsky 6's PiFlow-distilled release, core 0.38:
+    ``comfy/ldm/kandinsky6/piflow.py``), else 1, the plain denoiser of every other model."""
+    base = model.model
+    config = getattr(getattr(base, "model_config", None), "unet_config", None)
+    found = [getattr(base, "n_grid", None), getattr(getattr(base, "diffusion_model", None), "n_grid", None),
+             config.get("n_grid") if isinstance(config, dict) else None]
+    grids = [int(n) for n in found if isinstance(n, (int, float)) and not isinstance(n, bool)]
+    return max(grids, default=1)
+
+
+def check_model(model) -> None:
+    """Refuse the models whose evaluation is not a denoised sample, naming ``model``: image-to-image
+    sampling types and PiFlow-distilled models (velocity grids). Found by feature (a class, an
+    attribute), so the checks are inert on ComfyUIs without such models."""
+    grids = velocity_grids(model)
+    if grids > 1:
+        raise ValueError(
+            f"model: {model_name(model)} is a PiFlow-distilled model (e.g. Kandinsky 6's distilled release): each "
+            f"evaluation outputs {grids} velocity grids that a policy integrates over a segment, not a denoised "
+            "sample, so coupled-SDE editing cannot run on it (core runs it only with its own PiFlow guider). "
+            "Use the base (non-distilled) model.")
+    _model_sampling(model)
+
+
 def _model_sampling(model):
     ms = model.get_model_object("model_sampling")
     for name in _IMG_TO_IMG_SAMPLING:
@@ -57,8 +83,10 @@ def _model_sampling(model):
 def noise_family(model) -> NoiseFamily:
     """FLOW for every ``CONST`` model (Flux, SD3, ...), VE for the rest (SD1.5, SDXL, v-pred).
 
-    Image-to-image models (``IMG_TO_IMG*`` sampling) are refused with an error naming ``model``.
+    Image-to-image models (``IMG_TO_IMG*`` sampling) and PiFlow-distilled models are refused with an
+    error naming ``model`` (:func:`check_model`).
     """
+    check_model(model)
     ms = _model_sampling(model)
     return NoiseFamily.FLOW if isinstance(ms, comfy.model_sampling.CONST) else NoiseFamily.VE
 
@@ -119,8 +147,21 @@ def check_same_model_kind(made_by: ModelSignature, model, name: str) -> None:
 # ---------------------------------------------------------------------------------------------
 
 def latent_dimensions(model) -> int:
-    """2 for image latents ``(B, C, H, W)``, 3 for ``(B, C, T, H, W)`` (video models, Qwen-Image, Cosmos)."""
+    """2 for image latents ``(B, C, H, W)``, 3 for ``(B, C, T, H, W)`` (video models, Qwen-Image, Cosmos),
+    1 for time latents ``(B, C, T)`` (Stable Audio, ACE-Step 1.5)."""
     return int(getattr(model.model.latent_format, "latent_dimensions", 2))
+
+
+def layered(model) -> bool:
+    """Whether the MODEL puts image layers on the frame axis, ``(B, 16, L + 1, H, W)``: Qwen-Image-Layered,
+    which core's detection marks with ``use_additional_t_cond`` (its layer embedding) in the unet config
+    (ComfyUI 0.33 to 0.38; absent from older ones). Its layers are separate images, not time."""
+    config = getattr(model.model.model_config, "unet_config", None)
+    return isinstance(config, dict) and bool(config.get("use_additional_t_cond")) and latent_dimensions(model) == 3
+
+
+_LATENT_SHAPES = {1: "(B, C, T) (an audio latent: channels, time)", 2: "(B, C, H, W)",
+                  3: "(B, C, T, H, W) (or (B, C, H, W) for one frame)"}
 
 
 def latent_samples(model, latent, name: str = "latent") -> torch.Tensor:
@@ -130,6 +171,7 @@ def latent_samples(model, latent, name: str = "latent") -> torch.Tensor:
     stock samplers do (``comfy.sample.fix_empty_latent_channels``). Nested (audio + video) latents
     are refused.
     """
+    check_model(model)  # a model that cannot be edited is named first, whatever its latent
     if not isinstance(latent, dict) or "samples" not in latent:
         raise ValueError(f"{name}: expected a LATENT (a dict with a 'samples' tensor)")
     x = latent["samples"]
@@ -143,9 +185,9 @@ def latent_samples(model, latent, name: str = "latent") -> torch.Tensor:
     if dims == 3 and x.ndim == 4:
         x = x.unsqueeze(2)
     if x.ndim != dims + 2:
-        want = "(B, C, H, W)" if dims == 2 else "(B, C, T, H, W) (or (B, C, H, W) for one frame)"
+        want = _LATENT_SHAPES.get(dims, f"{dims + 2} dimensions")
         raise ValueError(f"{name}: this {model_name(model)} MODEL takes latents of shape {want}, "
-                         f"got {tuple(x.shape)}; encode the image with this model's VAE")
+                         f"got {tuple(x.shape)}; encode the input with this model's VAE")
     want = model.model.latent_format.latent_channels
     if x.shape[1] != want:
         raise ValueError(
@@ -182,6 +224,29 @@ def schedule(model, scheduler: str, steps: int) -> torch.Tensor:
     return comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), scheduler, steps).cpu()
 
 
+def flux2_schedule(model, steps: int, latent, preset: str = "") -> torch.Tensor:
+    """The SIGMAS that ComfyUI's Flux2Scheduler node gives for ``steps`` and the image size of ``latent``
+    (``comfy_extras.nodes_flux.get_schedule(steps, round(width * height / 256))``, called, not copied).
+    Refused, naming the input, without a latent or on a ComfyUI without that scheduler."""
+    try:
+        from comfy_extras import nodes_flux
+    except ImportError:
+        nodes_flux = None
+    get_schedule = getattr(nodes_flux, "get_schedule", None)
+    if get_schedule is None:
+        raise ValueError(f"preset: {preset!r} schedules with ComfyUI's Flux2Scheduler, which this ComfyUI does "
+                         "not have (it came with Flux.2 support): update ComfyUI, or pick a preset with the "
+                         "'simple' scheduler")
+    samples = latent.get("samples") if isinstance(latent, dict) else None
+    if not isinstance(samples, torch.Tensor) or samples.ndim < 4:
+        raise ValueError(f"latent: the preset {preset!r} schedules with Flux2Scheduler, whose sigmas depend on the "
+                         "image size: connect the LATENT you edit (VAE Encode's output) to Edit Settings' latent")
+    ratio = spatial_ratio(model, latent)
+    height, width = samples.shape[-2] * ratio, samples.shape[-1] * ratio
+    sigmas = get_schedule(int(steps), round(width * height / (16 * 16)))  # as Flux2Scheduler.execute
+    return torch.as_tensor(sigmas, dtype=torch.float32).cpu()
+
+
 def drag_sigmas(model, steps: int, t0: float) -> torch.Tensor:
     """SDE-Drag's reverse schedule: the model's "normal" (uniform-timestep) schedule of ``steps``
     over the whole range, from fraction ``t0`` of it down to 0 (round(t0 * steps) steps)."""
@@ -205,7 +270,7 @@ def slice_sigmas(sigmas, start_step: int, name: str = "start_step") -> torch.Ten
     return sigmas[start_step:].detach().to("cpu", torch.float64)
 
 
-def latent_mask(mask, samples: torch.Tensor, name: str = "mask") -> Optional[torch.Tensor]:
+def latent_mask(mask, samples: torch.Tensor, name: str = "mask", layers: bool = False) -> Optional[torch.Tensor]:
     """A ComfyUI MASK (1 = editable) at latent size, broadcastable to ``samples``.
 
     Image latents ``(B, C, H, W)``: a MASK ``(H, W)`` or ``(B|1, H, W)`` becomes ``(B|1, 1, h, w)``.
@@ -213,12 +278,18 @@ def latent_mask(mask, samples: torch.Tensor, name: str = "mask") -> Optional[tor
     mask's first axis is the batch, as for images (``(B|1, 1, 1, h, w)``); with ``T > 1`` (video) it
     is the frames, read as ComfyUI's ``reshape_mask`` reads a video mask: one mask for every frame,
     or a per-frame MASK ``(F, H, W)`` resampled to the ``T`` latent frames (``(1, 1, T, h, w)``).
+    With ``layers`` (Qwen-Image-Layered, :func:`layered`) the frame axis holds separate images: one
+    mask for every layer, one per layer (``T``), or one per layer of each latent (``B * T``, latent
+    by latent), never interpolated across layers.
+    Time latents ``(B, C, T)`` (audio): see :func:`_time_mask`.
     Masks of another size are resized (bilinear, trilinear across frames), as ComfyUI does.
     """
     if mask is None:
         return None
     if not isinstance(mask, torch.Tensor):
         raise ValueError(f"{name}: expected a MASK tensor, got {type(mask).__name__}")
+    if samples.ndim == 3:
+        return _time_mask(mask, samples, name)
     m = mask
     if m.ndim == 4 and m.shape[1] == 1:
         m = m[:, 0]
@@ -229,11 +300,26 @@ def latent_mask(mask, samples: torch.Tensor, name: str = "mask") -> Optional[tor
             f"{name}: expected a MASK of shape (H, W) or (B, H, W), got {tuple(mask.shape)}; "
             "an image with colour channels must go through 'Convert Image to Mask' first"
         )
-    if not torch.isfinite(m).all() or m.min() < 0 or m.max() > 1:
-        raise ValueError(f"{name}: values must lie in [0, 1] (white = editable)")
+    _check_mask_values(m, name)
     m = m.to(torch.float32)
     batch, size = samples.shape[0], tuple(samples.shape[-2:])
     frames = samples.shape[2] if samples.ndim == 5 else 1
+    if frames > 1 and layers:
+        # layers: separate images on the frame axis, each mask its own layer's (no resampling across them)
+        n = m.shape[0]
+        if n == 1 or n == frames:
+            m = m[None, None]  # (1, 1, 1|T, H, W)
+        elif n == batch * frames:
+            m = m.reshape(batch, 1, frames, *m.shape[-2:])
+        else:
+            per_latent = f", or one per layer of each latent ({batch * frames}, latent by latent)" if batch > 1 else ""
+            raise ValueError(
+                f"{name}: has {n} masks, but this layered latent (Qwen-Image-Layered) has {frames} layers on its "
+                f"frame axis; use 1 mask for every layer, one per layer ({frames}){per_latent}. Layers are separate "
+                "images, so masks are never interpolated across them")
+        if tuple(m.shape[-2:]) != size:
+            m = torch.nn.functional.interpolate(m, size=(m.shape[2], *size), mode="trilinear", align_corners=False)
+        return m.clamp(0, 1)
     if frames > 1:
         # video: the mask's first axis is its frames (one for all, or one per frame)
         m = m[None, None]
@@ -249,6 +335,43 @@ def latent_mask(mask, samples: torch.Tensor, name: str = "mask") -> Optional[tor
         m = torch.nn.functional.interpolate(m, size=size, mode="bilinear", align_corners=False)
     if samples.ndim == 5:
         m = m[:, :, None]
+    return m.clamp(0, 1)
+
+
+def _check_mask_values(m: torch.Tensor, name: str) -> None:
+    if not torch.isfinite(m).all() or m.min() < 0 or m.max() > 1:
+        raise ValueError(f"{name}: values must lie in [0, 1] (white = editable)")
+
+
+def _time_mask(mask: torch.Tensor, samples: torch.Tensor, name: str) -> torch.Tensor:
+    """A time MASK for a time latent ``(B, C, T)`` (Stable Audio, ACE-Step 1.5), as ``(B|1, 1, T)``.
+
+    The mask's last axis is time, as ComfyUI reads a mask for these latents (``reshape_mask`` resizes
+    a ``(N, 1, T)`` noise mask along time, linearly, and repeats it over the channels and the batch).
+    Accepted: ``(T,)``; ``(N, T)``; ``(N, 1, T)`` (a MASK one pixel high, e.g. SolidMask with height 1);
+    ``(N, 1, 1, T)`` (what Set Latent Noise Mask stores for such a MASK); ``N`` is 1 or the batch.
+    A mask of another length is resized along time (linear, as core); the channels share it.
+    """
+    batch, length = samples.shape[0], samples.shape[-1]
+    m = mask
+    if m.ndim == 4 and m.shape[1] == 1 and m.shape[2] == 1:
+        m = m[:, 0]
+    if m.ndim == 1:
+        m = m[None, None]
+    elif m.ndim == 2:
+        m = m[:, None]
+    if m.ndim != 3 or m.shape[1] != 1 or m.shape[-1] < 1:
+        raise ValueError(
+            f"{name}: shape {tuple(mask.shape)} is not a time mask. This latent {tuple(samples.shape)} is an audio "
+            "latent (B, C, T) with no image plane: expected a MASK of shape (T,), (N, T) or (N, 1, T), whose last "
+            "axis is time (1 = editable), with N 1 or the batch; it is resized to the latent's T")
+    _check_mask_values(m, name)
+    if m.shape[0] not in (1, batch):
+        raise ValueError(f"{name}: has {m.shape[0]} time masks, but the latent has batch {batch}; use 1 mask or "
+                         "one per latent (shape (N, T) or (N, 1, T))")
+    m = m.to(torch.float32)
+    if m.shape[-1] != length:
+        m = torch.nn.functional.interpolate(m, size=length, mode="linear", align_corners=False)
     return m.clamp(0, 1)
 
 
@@ -270,7 +393,12 @@ def spatial_ratio(model, latent: Optional[dict] = None) -> int:
 def mask_to_image(model, latent: dict, m: torch.Tensor) -> torch.Tensor:
     """A latent-size map ``(N, 1, h, w)`` or ``(N, 1, T, h, w)`` as a ComfyUI MASK at the image's size
     (bilinear, as ComfyUI resizes masks): ``(N, H, W)``; a video's ``T > 1`` latent frames become
-    ``(N * T, H, W)``, one mask per latent frame (a single video: its frames in order)."""
+    ``(N * T, H, W)``, one mask per latent frame (a single video: its frames in order; layered
+    latents: one per layer). A time latent's map ``(N, 1, T)`` (audio) stays a time mask ``(N, 1, T)``
+    at the latent's time resolution: a MASK one pixel high, which the pack's mask inputs read back
+    and which core's samplers take as a noise mask of such a latent."""
+    if m.ndim == 3:
+        return m.clamp(0, 1).contiguous()
     if m.ndim == 5:
         m = m.movedim(2, 1).reshape(-1, 1, *m.shape[-2:])  # (N * T, 1, h, w)
     r = spatial_ratio(model, latent)

@@ -68,7 +68,8 @@ def negative_input(name, branch):
 def mask_input():
     return io.Mask.Input("mask", optional=True, tooltip=(
         "Optional MASK, white = editable. Outside it the source is reproduced exactly. Resized to the latent; "
-        "if absent, the latent's own noise mask (Set Latent Noise Mask) is used."))
+        "if absent, the latent's own noise mask (Set Latent Noise Mask) is used. Audio latents: a time mask "
+        "(T,), (N, T) or (N, 1, T)."))
 
 
 def latent_output(tooltip="The edited latent (same shape and batch as the source).", name="LATENT"):
@@ -107,7 +108,8 @@ def edit_mask_output():
         "Where the edit was allowed, at the image's size, white = edited: the automatic map of localize (where "
         "the two prompts disagree) times the mask, if one is connected. With localize 0 it is the mask (all "
         "white without one). Feed it to Edit Blend to composite the source back outside it in pixels, to Edit "
-        "Difference, or threshold and paint over it as any MASK. Video: one mask per latent frame."))
+        "Difference, or threshold and paint over it as any MASK. Video: one mask per latent frame. Audio: a time "
+        "mask (N, 1, T), one value per latent frame, which a mask input reads back."))
 
 
 class EditMap:
@@ -166,10 +168,12 @@ def mask_advice(mask, few: list, many: list) -> tuple[list, list]:
     return few, many + ["paint a mask to restrict the edit (everything outside it stays exact)"]
 
 
-def edit_mask(mask, source_latent: dict, samples: torch.Tensor):
+def edit_mask(mask, source_latent: dict, samples: torch.Tensor, model=None):
+    """The node's mask (else the LATENT's noise mask) at latent size; ``model`` tells layered latents
+    (Qwen-Image-Layered: one mask per layer) from video."""
     if mask is None:
         mask = source_latent.get("noise_mask")
-    return bridge.latent_mask(mask, samples)
+    return bridge.latent_mask(mask, samples, layers=model is not None and bridge.layered(model))
 
 
 def output_latent(source_latent: dict, samples: torch.Tensor) -> dict:

@@ -128,7 +128,7 @@ def _sample_from_increments(model, positive, increments, negative, cfg, mask, al
     inc = increments.increments
     samples = increments.source["samples"]
     tgt = branch(positive, negative, cfg, samples.shape[0], "positive")
-    m = edit_mask(mask, increments.source, samples)
+    m = edit_mask(mask, increments.source, samples, model)
     extra = {}
     if increments.start is not None:
         if algorithm is not coupled_sample:
@@ -305,7 +305,7 @@ class SyncSDEEdit(io.ComfyNode):
                 batch_branches=True, localize=0.0) -> io.NodeOutput:
         loc = localize_value(localize)
         samples = bridge.latent_samples(model, latent)
-        m = edit_mask(mask, latent, samples)
+        m = edit_mask(mask, latent, samples, model)
         family = bridge.noise_family(model)
         recorder = EditMap()
         extra = {} if loc is None else {"localize": loc}

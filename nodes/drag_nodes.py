@@ -48,6 +48,15 @@ def _copy_paste_inputs():
     ]
 
 
+def _check_image_plane(latent: torch.Tensor, name: str = "latent") -> None:
+    """Refuse, naming ``name``, a latent without an image plane: a time latent ``(B, C, T)`` (audio)."""
+    if latent.ndim < 4:
+        raise ValueError(
+            f"{name}: SDE-Drag needs an image or video latent, got shape {tuple(latent.shape)}, a time latent "
+            "(B, C, T) such as audio (Stable Audio, ACE-Step 1.5). Drag points are 2-D positions on an image and "
+            "the windows SDE-Drag copies are 2-D; an audio latent has no image plane to drag in.")
+
+
 def _cells(points: DragPoints, latent: torch.Tensor):
     """Image-pixel points -> latent cells of ``latent`` (its last two dims)."""
     rows, cols = latent.shape[-2:]
@@ -123,8 +132,9 @@ class CopyPasteLatents(io.ComfyNode):
     def execute(cls, path, drag_points, alpha=1.1, beta=0.3, r=5, seed=0) -> io.NodeOutput:
         if not isinstance(path, SourcePath):
             raise ValueError("path: expected the PATH output of a Forward Noising node")
-        p = parse_drag_points(drag_points)
         x = path.path.points[0] if path.start is None else path.start
+        _check_image_plane(x, "path")
+        p = parse_drag_points(drag_points)
         src, tgt = _cells(p, x)
         start = copy_paste_noisy(x, path.path.sigmas[0], path.path.family, src, tgt, alpha=alpha, beta=beta,
                                  r=r, seed=seed)
@@ -172,6 +182,7 @@ class SDEDrag(io.ComfyNode):
                 drag_step=2.0, alpha=1.1, beta=0.3, r=5, cfg_max=3.0, seed=0, solver="posterior",
                 batch_branches=True) -> io.NodeOutput:
         samples = bridge.latent_samples(model, latent)
+        _check_image_plane(samples)
         p = parse_drag_points(drag_points)
         src, tgt = _cells(p, samples)
         if negative is None and cfg_max > 1.0:
@@ -181,7 +192,7 @@ class SDEDrag(io.ComfyNode):
         sig = bridge.drag_sigmas(model, steps, t0)
         n = sig.numel() - 1
         cfg_at = {float(s): 1.0 + (cfg_max - 1.0) * (n - i) / n for i, s in enumerate(sig[:-1].tolist())}
-        m = edit_mask(mask, latent, samples)
+        m = edit_mask(mask, latent, samples, model)
         family = bridge.noise_family(model)
 
         def edit(ctx, x0, sig):
