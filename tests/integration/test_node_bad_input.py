@@ -172,3 +172,43 @@ def test_flow_noise_scale_is_exact(comfy, base, flux, conds):
     msg = fails(comfy, "CoupledSDE_CoupledSampling", "increments:", model=flux,
                 positive=base["target_positive"], increments=inc)
     assert "noise scale 8" in msg
+
+
+@pytest.mark.parametrize("where", ["diffusion_model", "model", "unet_config"])
+def test_piflow_distilled_models_are_refused(comfy, base, conds, where):
+    """Kandinsky 6's distilled release (core 0.38, ``comfy/ldm/kandinsky6/piflow.py``) emits ``n_grid``
+    velocity grids per evaluation for a policy to integrate, not a denoised sample. No ComfyUI here has
+    the class, so a tiny Flux built for this test stands in, with ``n_grid`` where 0.38's Kandinsky 6
+    versions keep it (its DiT, its BaseModel, its detected unet config). Every node that evaluates the
+    model refuses it by name, before the latent (Kandinsky 6's is nested) is looked at; ``n_grid = 1``
+    (the base model) is inert."""
+    from comfy_env import build_model, tiny_flux
+
+    def stand_in(grids):
+        model = build_model(comfy, comfy.supported.Flux, tiny_flux(comfy), seed=0)  # the one in base
+        target = {"diffusion_model": model.model.diffusion_model, "model": model.model}.get(where)
+        if target is None:
+            model.model.model_config.unet_config["n_grid"] = grids
+        else:
+            target.n_grid = grids
+        return model
+
+    model = stand_in(4)
+    msg = fails(comfy, SYNC, "model:", **{**base, "model": model})
+    assert "PiFlow-distilled" in msg and "4 velocity grids" in msg and "Kandinsky 6" in msg, msg
+    fails(comfy, "CoupledSDE_FlowEdit", "model:", **{**base, "model": model})
+    fails(comfy, "CoupledSDE_ForwardNoising", "model:", model=model, latent=base["latent"], sigmas=base["sigmas"],
+          start_step=1, seed=0)
+    fails(comfy, "CoupledSDE_CycleSDEInversion", "model:", model=model, positive=base["source_positive"],
+          latent=base["latent"], sigmas=base["sigmas"], start_step=0, seed=0)
+    fails(comfy, "CoupledSDE_SDEDrag", "model:", model=model, positive=base["source_positive"], latent=base["latent"],
+          drag_points='{"sources": [[4, 4]], "targets": [[20, 4]]}', cfg_max=1.0, steps=4)
+    try:
+        from comfy.nested_tensor import NestedTensor
+    except ImportError:  # no nested latents before 0.33
+        NestedTensor = None
+    if NestedTensor is not None:  # the model is named first, not its (nested) latent
+        nested = {"samples": NestedTensor([base["latent"]["samples"], torch.zeros(1, 40, 8)])}
+        fails(comfy, SYNC, "model:", **{**base, "model": model, "latent": nested})
+    (same, _) = comfy.run(SYNC, **{**base, "model": stand_in(1), "target_positive": base["source_positive"]})
+    assert torch.equal(same["samples"], base["latent"]["samples"])

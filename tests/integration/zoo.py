@@ -273,3 +273,149 @@ SPECS = {
     "qwen_image": Spec("qwen_image", "zoo_qwen_image", _qwen_cond, 16, 1, flow=True, size=16),
     "wan21": Spec("wan21", "zoo_wan21", _wan_cond, 16, 3, flow=True, size=16, pixel_frames=9),
 }
+
+
+# ---- audio (time latents) and layered images: built from ComfyUI's classes ----------------------
+#
+# =====================  ======================  ========================  ====================  ===========
+# model                  ComfyUI class           sampling                  latent                ComfyUIs
+# =====================  ======================  ========================  ====================  ===========
+# Stable Audio 1.0       StableAudio1            V_PREDICTION (VE), EDM    (B, 64, T)            both
+# ACE-Step 1.0           ACEStep                 CONST (flow)              (B, 8, 16, T)         both
+# ACE-Step 1.5           ACEStep15               CONST (flow)              (B, 64, T)            0.33+
+# Qwen-Image-Layered     QwenImage + layer t     CONST (flow)              (B, 16, L + 1, H, W)  0.33+
+# =====================  ======================  ========================  ====================  ===========
+#
+# None loads through UNETLoader: Stable Audio's model class reads its seconds embedders from the
+# checkpoint's conditioner keys (a diffusion-model file has none), and the smallest loadable ACE-Step
+# or Qwen-Image files are hundreds of MB. So, as tiny_flux, each is ComfyUI's own supported_models /
+# model_base class with a small config and seeded random weights. ACE-Step 1.0's lyric encoder (a
+# 6-block, 1024-wide conformer) is fixed by its class: 84 M parameters, filled from the shared pool.
+# The diffusion model is put in eval mode, as ComfyUI's BaseModel does since after 0.3.64: 0.3.64
+# leaves it in training mode, where ACE-Step 1.0's dropout makes every evaluation random (two calls
+# on the same input differ by ~1e-2), for the pack and the stock samplers alike.
+
+STABLE_AUDIO = dict(audio_model="dit1.0", io_channels=64, embed_dim=64, depth=1, num_heads=1, cond_token_dim=768,
+                    project_cond_tokens=True, global_cond_dim=1536, input_concat_dim=0)
+
+ACE_STEP = dict(audio_model="ace", in_channels=8, out_channels=8, num_layers=1, attention_head_dim=32,
+                num_attention_heads=2, text_embedding_dim=768, speaker_embedding_dim=512, lyric_encoder_vocab_size=64,
+                lyric_hidden_size=1024, ssl_latent_dims=[16, 16], max_width=256)
+
+ACE_STEP15 = dict(audio_model="ace1.5", in_channels=192, hidden_size=32, text_hidden_dim=32, timbre_hidden_dim=64,
+                  audio_acoustic_hidden_dim=64, num_dit_layers=2, num_lyric_layers=1, num_timbre_layers=1,
+                  num_tokenizer_layers=1, num_heads=2, num_kv_heads=1, head_dim=16, intermediate_size=64, patch_size=2,
+                  pool_window_size=5, sliding_window=16, fsq_dim=32, encoder_hidden_size=32,
+                  encoder_intermediate_size=64, encoder_num_heads=2)
+
+
+def _accepted(cls, config: dict) -> dict:
+    """``config`` without the keys this ComfyUI's ``cls.__init__`` lacks (when it takes no ``**kwargs``)."""
+    params = inspect.signature(cls.__init__).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return dict(config)
+    return {k: v for k, v in config.items() if k in params}
+
+
+def _build(comfy, config_cls, unet_config: dict, seed: int, scale: float, state_dict=None, pool: bool = False):
+    """A MODEL from ComfyUI's classes (comfy_env.build_model's steps, with the extra state dict a model
+    class may read, e.g. Stable Audio's seconds embedders), its diffusion model in eval mode."""
+    from comfy_env import fill_
+
+    cfg = config_cls(dict(unet_config))
+    cfg.set_inference_dtype(torch.float32, None)
+    model = cfg.get_model(dict(state_dict or {}), "", device=None)
+    (_pool_fill_ if pool else fill_)(model.diffusion_model, seed, scale)
+    model.diffusion_model.eval()
+    model = model.to(comfy.mm.unet_offload_device())
+    return comfy.model_patcher.ModelPatcher(model, load_device=comfy.mm.get_torch_device(),
+                                            offload_device=comfy.mm.unet_offload_device())
+
+
+def stable_audio(comfy):
+    """Stable Audio 1.0 (``StableAudio1``: V_PREDICTION_CONTINUOUS, VE family), 0.7 M parameters."""
+    from comfy.ldm.audio.dit import AudioDiffusionTransformer
+    from comfy.ldm.audio.embedders import NumberConditioner
+    from comfy_env import fill_
+
+    sd = {}
+    for i, name in enumerate(("seconds_start", "seconds_total")):
+        embedder = fill_(NumberConditioner(768, min_val=0, max_val=512), seed=30 + i, scale=0.5)
+        sd.update({f"conditioner.conditioners.{name}.{k}": v for k, v in embedder.state_dict().items()})
+    model = _build(comfy, comfy.supported.StableAudio, _accepted(AudioDiffusionTransformer, STABLE_AUDIO), seed=31,
+                   scale=0.1, state_dict=sd)
+    assert type(model.model).__name__ == "StableAudio1"
+    return model
+
+
+def ace_step(comfy):
+    """ACE-Step 1.0 (``ACEStep``: flow), latents ``(B, 8, 16, T)``."""
+    model = _build(comfy, comfy.supported.ACEStep, ACE_STEP, seed=32, scale=0.05, pool=True)
+    assert type(model.model).__name__ == "ACEStep"
+    return model
+
+
+def ace_step15(comfy):
+    """ACE-Step 1.5 (``ACEStep15``: flow), latents ``(B, 64, T)``; its core mixes batch rows (the
+    reference-audio order mask of zeros). ``None`` where this ComfyUI has no ACE-Step 1.5."""
+    cls = getattr(comfy.supported, "ACEStep15", None)
+    if cls is None:
+        return None
+    model = _build(comfy, cls, ACE_STEP15, seed=33, scale=0.5)
+    assert type(model.model).__name__ == "ACEStep15"
+    return model
+
+
+def qwen_image_layered(comfy):
+    """Qwen-Image-Layered: the tiny Qwen-Image with the layer embedding core's detection marks it by
+    (``use_additional_t_cond``, ``default_ref_method`` negative_index); ``None`` where this ComfyUI's
+    Qwen-Image has no layer embedding."""
+    from comfy.ldm.qwen_image.model import QwenImageTransformer2DModel
+
+    if "use_additional_t_cond" not in inspect.signature(QwenImageTransformer2DModel.__init__).parameters:
+        return None
+    cfg = tiny_qwen_image(comfy, use_additional_t_cond=True, default_ref_method="negative_index")
+    model = build_model(comfy, comfy.supported.QwenImage, cfg, seed=34, scale=0.08)
+    assert model.model.diffusion_model.time_text_embed.use_additional_t_cond
+    return model
+
+
+def _audio_cond(g, batch=1, tokens=8):
+    return [[torch.randn(batch, tokens, 768, generator=g), {}]]
+
+
+def _ace_cond(g, batch=1, tokens=8):
+    return [[torch.randn(batch, tokens, 768, generator=g),
+             {"conditioning_lyrics": torch.randint(0, 64, (batch, 6), generator=g)}]]
+
+
+def _ace15_cond(g, batch=1, tokens=8):
+    return [[torch.randn(batch, tokens, 32, generator=g),
+             {"conditioning_lyrics": torch.randn(batch, 6, 32, generator=g)}]]
+
+
+@dataclass(frozen=True)
+class AudioSpec:
+    """An audio zoo model: its builder, conditioning and latent ``shape`` (batch 1)."""
+
+    name: str
+    build: Callable
+    cond: Callable  # (generator, batch) -> CONDITIONING
+    shape: tuple
+    flow: bool
+    cls: str
+    mixes_rows: bool = False  # the core mixes the rows of a batch (ACE-Step 1.5): batched pairs are not exact
+    why_absent: str = ""
+
+    def latent(self, g, batch=1):
+        return {"samples": torch.randn(batch, *self.shape[1:], generator=g)}
+
+
+AUDIO = {
+    "stable_audio": AudioSpec("stable_audio", stable_audio, _audio_cond, (1, 64, 32), flow=False, cls="StableAudio1"),
+    "ace_step": AudioSpec("ace_step", ace_step, _ace_cond, (1, 8, 16, 32), flow=True, cls="ACEStep"),
+    "ace_step15": AudioSpec("ace_step15", ace_step15, _ace15_cond, (1, 64, 40), flow=True, cls="ACEStep15",
+                            mixes_rows=True,
+                            why_absent="this ComfyUI has no ACE-Step 1.5 (comfy.supported_models.ACEStep15; added "
+                                       "after 0.3.64)"),
+}
