@@ -42,10 +42,14 @@ class EditSettings(io.ComfyNode):
                     "own sampling settings, as BasicScheduler computes it.")),
                 io.Combo.Input("preset", options=list(EDIT_PRESETS), default=next(iter(EDIT_PRESETS)),
                                tooltip=_preset_tip(EDIT_PRESETS, "Sync-SDE Edit, FlowEdit and Cycle-SDE")),
+                io.Latent.Input("latent", optional=True, tooltip=(
+                    "The LATENT you edit (VAE Encode's output). Needed only by presets that schedule with "
+                    "Flux2Scheduler (Flux.2), whose sigmas depend on the image size; the others ignore it.")),
             ],
             outputs=[
                 io.Sigmas.Output("sigmas", display_name="SIGMAS", tooltip=(
-                    "The whole schedule (the preset's steps and scheduler on this MODEL), for the sigmas input.")),
+                    "The whole schedule (the preset's steps and scheduler on this MODEL; Flux2Scheduler presets: "
+                    "on the latent's image size), for the sigmas input.")),
                 io.Int.Output("steps", display_name="steps", tooltip=_wire(
                     "Steps of the schedule (for BasicScheduler, if you schedule yourself).")),
                 io.Int.Output("start_step", display_name="start_step", tooltip=_wire(
@@ -65,9 +69,12 @@ class EditSettings(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, model, preset) -> io.NodeOutput:
+    def execute(cls, model, preset, latent=None) -> io.NodeOutput:
         p = presets.get(EDIT_PRESETS, preset)
-        sigmas = bridge.schedule(model, p.scheduler.value, p["steps"])
+        if p.scheduler.value == presets.FLUX2_SCHEDULER:
+            sigmas = bridge.flux2_schedule(model, p["steps"], latent, preset)
+        else:
+            sigmas = bridge.schedule(model, p.scheduler.value, p["steps"])
         extra = {"start_step": f"sigma {float(sigmas[p['start_step']]):.3f}"}
         LOG.info("%sEdit Settings %s", PREFIX, p.one_line(extra))
         return io.NodeOutput(sigmas, *(p[k] for k in presets.EDIT_KEYS), p.describe(extra),

@@ -1,9 +1,11 @@
 """Settings presets per model family, each value with its source. Pure Python; no ComfyUI import.
 
 Read by the Edit Settings and SDE Drag Settings nodes (``helper_nodes.py``), and listed in the
-README ("Settings", "Presets"). Four sources are real: the sync-SDE reference code, the FlowEdit
-paper, the SDE-Drag paper, and our own measurements on the pack's demo scene model (the scene
-benchmark, checked through the nodes by ``tests/integration/test_demo_model.py``). Every other
+README ("Settings", "Presets"). Five sources are real: the sync-SDE reference code, the FlowEdit
+paper, the SDE-Drag paper, our own measurements on the pack's demo scene model (the scene
+benchmark, checked through the nodes by ``tests/integration/test_demo_model.py``), and ComfyUI's
+own workflow template for a model (its sampling settings, checked against the installed templates
+by ``tests/integration/test_helper_nodes.py``). Every other
 number is a starting point that nobody has measured on real weights, and says so: its source is
 :data:`UNMEASURED`, and a preset holding one has "unmeasured" in its name.
 
@@ -21,9 +23,12 @@ FLOWEDIT_PAPER = "FlowEdit paper"
 DRAG_PAPER = "SDE-Drag paper"
 T0_PAPER = "Cycle-SDE / SDE-Drag paper (t0 = 0.6)"
 DEMO_MEASURED = "measured on the demo scene model"
+# sampling settings of ComfyUI's own workflow template for the model (comfyui-workflow-templates): how the
+# model is meant to be sampled, not a measurement of editing
+TEMPLATE = "ComfyUI's workflow template"
 UNMEASURED = "unmeasured"
 UNUSED = "not used"
-SOURCED = (SYNC_REFERENCE, FLOWEDIT_PAPER, DRAG_PAPER, T0_PAPER, DEMO_MEASURED)
+SOURCED = (SYNC_REFERENCE, FLOWEDIT_PAPER, DRAG_PAPER, T0_PAPER, DEMO_MEASURED, TEMPLATE)
 
 
 @dataclass(frozen=True)
@@ -72,8 +77,10 @@ class Preset:
             lines.append(f"{key} = {s.value}{more} ({s.source}{', ' + s.note if s.note else ''})")
         if self.scheduler is not None:
             s = self.scheduler
-            lines.append(f"SIGMAS = ComfyUI's '{s.value}' scheduler on this MODEL, as BasicScheduler computes it "
-                         f"({s.source}{', ' + s.note if s.note else ''})")
+            how = ("ComfyUI's Flux2Scheduler on the latent's image size (connect the latent)"
+                   if s.value == FLUX2_SCHEDULER else
+                   f"ComfyUI's '{s.value}' scheduler on this MODEL, as BasicScheduler computes it")
+            lines.append(f"SIGMAS = {how} ({s.source}{', ' + s.note if s.note else ''})")
         lines += list(self.notes)
         if self.unmeasured():
             lines.append(f"unmeasured: {', '.join(self.unmeasured())}. These are starting points nobody has measured "
@@ -91,6 +98,9 @@ class Preset:
 
 
 # ---- Edit Settings: Sync-SDE Edit and FlowEdit (and Cycle-SDE / Forward Noising: steps, start_step) ----
+
+# a scheduler name for presets whose SIGMAS depend on the image size (Edit Settings needs the latent)
+FLUX2_SCHEDULER = "Flux2Scheduler"
 
 EDIT_KEYS = ("steps", "start_step", "source_guidance", "target_guidance", "source_cfg", "target_cfg", "n_avg")
 # outputs added later, after the description output (saved links keep their slots)
@@ -135,6 +145,27 @@ _DEMO_LOC_SHAPE = ("shape 24/24, SSIM outside 0.986, L1 0.0001 (off: 0.981, 0.00
 _LOC_NOTE = ("the edit_mask output is the map localize used: feed it to Edit Blend after VAE Decode to keep the "
              "source's own pixels outside it")
 
+_FLUX2_MU = "the empirical mu of the image size, as ComfyUI's Flux.2 templates and the reference's compute_empirical_mu"
+_LATENT_NOTE = "connect the latent you edit to Edit Settings' latent: Flux2Scheduler's sigmas depend on the image size"
+_NO_GUIDANCE = "klein has no guidance embedding: no FluxGuidance; cfg as the template's CFGGuider"
+_REF_BOTH = ("a ReferenceLatent (klein's edit mode) goes on both prompts or on neither: the two branches must "
+             "differ only in the text")
+_START_15 = "about 15 % of the steps, as the reference's 4 of 28"
+_FEW_STEPS = "few steps: see docs/QUALITY.md 'Few steps' for how sync-SDE behaves at 4-8 steps on the demo model"
+_QWEN_EDIT = ("one MODEL for both branches: TextEncodeQwenImageEditPlus with the source image on both prompts, "
+              "the source prompt empty (the edit model then reproduces the image), the target prompt the instruction")
+_WAN_START = "the template's switch to the low-noise expert: sigma 0.83, below the T2V boundary 0.875 (I2V 0.9)"
+_WAN_EXPERT = ("Wan 2.2 A14B has two experts, switched at sigma 0.875 (T2V) or 0.9 (I2V). Both branches must use the "
+               "same model at each sigma, so load the LOW-noise expert and start below the boundary (start_step 2 of "
+               "4 here); an edit that needs higher noise needs the high-noise expert for those steps, which one "
+               "MODEL input cannot do")
+_AUDIO = "audio latents (B, C, T): a MASK selects a time range, as ComfyUI reads it"
+
+
+def _shift(node: str, shift: float, template: str) -> str:
+    return f"{node} shift {shift:g} on the MODEL before Edit Settings and the edit node ({TEMPLATE}: {template})"
+
+
 EDIT_PRESETS = {p.name: p for p in (
     _edit("Flux.1-dev · sync-SDE (reference code)", "Flux.1-dev", "Sync-SDE Edit",
           (28, SYNC_REFERENCE), ("simple", SYNC_REFERENCE), (4, SYNC_REFERENCE),
@@ -153,8 +184,8 @@ EDIT_PRESETS = {p.name: p for p in (
     _edit("Flux.2 · sync-SDE (reference guidance; steps unmeasured)", "Flux.2", "Sync-SDE Edit",
           (28, UNMEASURED, "as Flux.1-dev"), ("simple", UNMEASURED), (4, UNMEASURED, "as Flux.1-dev"),
           ((4.0, 4.0), SYNC_REFERENCE, "source = target, FluxGuidance on each prompt"), ((1.0, 1.0), UNMEASURED),
-          notes=(_SYNC_NOTE, "ComfyUI's Flux.2 templates schedule with Flux2Scheduler: wire steps into it to use "
-                             "that schedule instead of SIGMAS")),
+          notes=(_SYNC_NOTE, "ComfyUI's Flux.2 templates schedule with Flux2Scheduler: the preset 'Flux.2 dev · "
+                             "sync-SDE (reference code, Flux2Scheduler)' does, as the reference code")),
     _edit("SD3, SD3.5 · FlowEdit (paper)", "SD3 / SD3.5", "FlowEdit",
           (50, FLOWEDIT_PAPER), _FLOWEDIT_SCHED, (17, FLOWEDIT_PAPER, "n_max 33 of 50"), None,
           ((3.5, 13.5), FLOWEDIT_PAPER), (1, FLOWEDIT_PAPER),
@@ -176,6 +207,69 @@ EDIT_PRESETS = {p.name: p for p in (
     _edit("Wan 2.1 video · sync-SDE (unmeasured)", "Wan 2.1", "Sync-SDE Edit",
           (30, UNMEASURED), ("simple", UNMEASURED), (9, UNMEASURED, "about 30 % of the steps"), None,
           ((6.0, 6.0), UNMEASURED), notes=(_SYNC_NOTE, _CFG_NOTE, _EQUAL)),
+    _edit("Flux.2 dev · sync-SDE (reference code, Flux2Scheduler)", "Flux.2 dev", "Sync-SDE Edit",
+          (28, SYNC_REFERENCE), (FLUX2_SCHEDULER, SYNC_REFERENCE, _FLUX2_MU), (4, SYNC_REFERENCE, "its demo's default"),
+          ((4.0, 4.0), SYNC_REFERENCE, "the pipeline's default (its demo's sliders start at 1.0); FluxGuidance on "
+                                       "each prompt"), ((1.0, 1.0), SYNC_REFERENCE, "no true CFG"),
+          notes=(_SYNC_NOTE, _LATENT_NOTE)),
+    _edit("Flux.2 klein, distilled (4 steps) · sync-SDE (start unmeasured)", "Flux.2 klein (distilled)",
+          "Sync-SDE Edit", (4, TEMPLATE, "image_flux2_klein_image_edit_4b_distilled"),
+          (FLUX2_SCHEDULER, TEMPLATE, _FLUX2_MU),
+          (1, UNMEASURED, "sigma about 0.97 at 1024 px, near the reference's 0.98 at 28 steps"), None,
+          ((1.0, 1.0), TEMPLATE, "distilled: no CFG"), notes=(_SYNC_NOTE, _LATENT_NOTE, _NO_GUIDANCE, _REF_BOTH,
+                                                             _FEW_STEPS)),
+    _edit("Flux.2 klein base · sync-SDE (start unmeasured)", "Flux.2 klein (base)", "Sync-SDE Edit",
+          (20, TEMPLATE, "image_flux2_klein_image_edit_4b_base"), (FLUX2_SCHEDULER, TEMPLATE, _FLUX2_MU),
+          (3, UNMEASURED, _START_15),
+          None, ((5.0, 5.0), TEMPLATE), notes=(_SYNC_NOTE, _LATENT_NOTE, _NO_GUIDANCE, _CFG_NOTE, _EQUAL, _REF_BOTH)),
+    _edit("Z-Image-Turbo (8 steps) · sync-SDE (start unmeasured)", "Z-Image-Turbo", "Sync-SDE Edit",
+          (8, TEMPLATE, "image_z_image_turbo"), ("simple", TEMPLATE), (1, UNMEASURED, "the second of 8 steps"),
+          None, ((1.0, 1.0), TEMPLATE, "distilled: no CFG"),
+          notes=(_SYNC_NOTE, _shift("ModelSamplingAuraFlow", 3, "image_z_image_turbo"), _FEW_STEPS)),
+    _edit("Z-Image · sync-SDE (start unmeasured)", "Z-Image", "Sync-SDE Edit",
+          (25, TEMPLATE, "image_z_image"), ("simple", TEMPLATE), (4, UNMEASURED, _START_15), None,
+          ((4.0, 4.0), TEMPLATE), notes=(_SYNC_NOTE, _shift("ModelSamplingAuraFlow", 3, "image_z_image"),
+                                         _CFG_NOTE, _EQUAL)),
+    _edit("Qwen-Image-Edit 2509 / 2511 · sync-SDE (start unmeasured)", "Qwen-Image-Edit 2509 / 2511",
+          "Sync-SDE Edit", (40, TEMPLATE, "image_qwen_image_edit_2511"), ("simple", TEMPLATE),
+          (6, UNMEASURED, _START_15), None, ((3.0, 3.0), TEMPLATE),
+          notes=(_SYNC_NOTE, _shift("ModelSamplingAuraFlow", 3.1, "image_qwen_image_edit_2511") +
+                 " and CFGNorm 1", _QWEN_EDIT, _CFG_NOTE, _EQUAL)),
+    _edit("Qwen-Image-Edit 2509 / 2511 + Lightning 4-step LoRA · sync-SDE (start unmeasured)",
+          "Qwen-Image-Edit 2509 / 2511 (Lightning)", "Sync-SDE Edit", (4, TEMPLATE, "image_qwen_image_edit_2509"),
+          ("simple", TEMPLATE), (1, UNMEASURED, "the second of 4 steps"), None,
+          ((1.0, 1.0), TEMPLATE, "distilled by the LoRA: no CFG"),
+          notes=(_SYNC_NOTE, _shift("ModelSamplingAuraFlow", 3, "image_qwen_image_edit_2509") +
+                 " and the Lightning LoRA", _QWEN_EDIT, _FEW_STEPS)),
+    _edit("Qwen-Image 2512 · sync-SDE (start unmeasured)", "Qwen-Image 2512", "Sync-SDE Edit",
+          (50, TEMPLATE, "image_qwen_Image_2512"), ("simple", TEMPLATE), (8, UNMEASURED, _START_15), None,
+          ((4.0, 4.0), TEMPLATE), notes=(_SYNC_NOTE, _shift("ModelSamplingAuraFlow", 3.1, "image_qwen_Image_2512"),
+                                         _CFG_NOTE, _EQUAL)),
+    _edit("Wan 2.2 5B (TI2V) video · sync-SDE (start unmeasured)", "Wan 2.2 5B", "Sync-SDE Edit",
+          (20, TEMPLATE, "video_wan2_2_5B_ti2v"), ("simple", TEMPLATE), (6, UNMEASURED, "30 % of the steps"), None,
+          ((5.0, 5.0), TEMPLATE), notes=(_SYNC_NOTE, _shift("ModelSamplingSD3", 8, "video_wan2_2_5B_ti2v"),
+                                         _CFG_NOTE, _EQUAL)),
+    _edit("Wan 2.2 A14B, low-noise expert + lightx2v 4-step LoRA · sync-SDE (start unmeasured)",
+          "Wan 2.2 A14B (low-noise expert)", "Sync-SDE Edit", (4, TEMPLATE, "video_wan2_2_14B_t2v"),
+          ("simple", TEMPLATE), (2, UNMEASURED, _WAN_START), None, ((1.0, 1.0), TEMPLATE, "distilled by the LoRA"),
+          notes=(_SYNC_NOTE, _shift("ModelSamplingSD3", 5, "video_wan2_2_14B_t2v") + " and the low-noise lightx2v "
+                 "LoRA", _WAN_EXPERT, _FEW_STEPS)),
+    _edit("HunyuanVideo 1.5 (720p) · sync-SDE (start unmeasured)", "HunyuanVideo 1.5", "Sync-SDE Edit",
+          (20, TEMPLATE, "video_hunyuan_video_1.5_720p_t2v"), ("simple", TEMPLATE),
+          (6, UNMEASURED, "30 % of the steps"),
+          None, ((6.0, 6.0), TEMPLATE), notes=(_SYNC_NOTE, _shift("ModelSamplingSD3", 7,
+                                                                    "video_hunyuan_video_1.5_720p_t2v"),
+                                               _CFG_NOTE, _EQUAL)),
+    _edit("ACE-Step 1.0 audio · sync-SDE (start unmeasured)", "ACE-Step 1.0", "Sync-SDE Edit",
+          (50, TEMPLATE, "audio_ace_step_1_t2a_instrumentals"), ("simple", TEMPLATE),
+          (15, UNMEASURED, "30 % of the steps"), None, ((5.0, 5.0), TEMPLATE),
+          notes=(_SYNC_NOTE, _shift("ModelSamplingSD3", 5, "audio_ace_step_1_t2a_instrumentals"), _CFG_NOTE, _EQUAL,
+                 _AUDIO)),
+    _edit("ACE-Step 1.5 turbo audio (8 steps) · sync-SDE (start unmeasured)", "ACE-Step 1.5 turbo", "Sync-SDE Edit",
+          (8, TEMPLATE, "audio_ace_step_1_5_checkpoint"), ("simple", TEMPLATE), (2, UNMEASURED, "30 % of the steps"),
+          None, ((1.0, 1.0), TEMPLATE, "distilled: no CFG"),
+          notes=(_SYNC_NOTE, _shift("ModelSamplingAuraFlow", 3, "audio_ace_step_1_5_checkpoint"), _AUDIO,
+                 "ACE-Step 1.5 mixes the rows of a batch: turn batch_branches off for exact results", _FEW_STEPS)),
     _edit("Demo scene model · colour edits (measured)", "the demo scene model",
           "Sync-SDE Edit or Cycle-SDE", (28, DEMO_MEASURED), ("simple", DEMO_MEASURED),
           (4, DEMO_MEASURED, _DEMO_COLOUR), None, ((1.0, 1.0), DEMO_MEASURED, "cfg 2 keeps less (SSIM 0.892)"),

@@ -32,6 +32,18 @@ def test_sourced_values_are_the_references():
     assert flux2["source_guidance"] == flux2["target_guidance"] == (4.0, ref)
     assert {k: v[1] for k, v in flux2.items() if "guidance" not in k and k not in ("n_avg", "localize")} == \
         {"steps": P.UNMEASURED, "start_step": P.UNMEASURED, "source_cfg": P.UNMEASURED, "target_cfg": P.UNMEASURED}
+    flux2_ref = P.EDIT_PRESETS["Flux.2 dev · sync-SDE (reference code, Flux2Scheduler)"]
+    assert values(flux2_ref) == {"steps": (28, ref), "start_step": (4, ref), "source_guidance": (4.0, ref),
+                                 "target_guidance": (4.0, ref), "source_cfg": (1.0, ref), "target_cfg": (1.0, ref),
+                                 "n_avg": (1, P.UNUSED), "localize": (0.0, P.UNUSED)}
+    assert (flux2_ref.scheduler.value, flux2_ref.scheduler.source) == (P.FLUX2_SCHEDULER, ref)
+    # template-sourced presets: the template is named (tests/integration/test_helper_nodes.py checks the values
+    # against the installed comfyui-workflow-templates); only the start is unmeasured
+    templated = [p for p in P.EDIT_PRESETS.values() if p.values["steps"].source == P.TEMPLATE]
+    assert len(templated) == 12
+    for p in templated:
+        assert p.values["steps"].note and p.unmeasured() == ["start_step"], p.name
+        assert p.scheduler.source == P.TEMPLATE and p.values["target_cfg"].source == P.TEMPLATE, p.name
     assert values(P.EDIT_PRESETS["Flux.1-dev · FlowEdit (paper)"]) == {
         "steps": (28, fe), "start_step": (4, fe), "source_guidance": (1.5, fe), "target_guidance": (5.5, fe),
         "source_cfg": (1.0, fe), "target_cfg": (1.0, fe), "n_avg": (1, fe), "localize": (0.0, P.UNUSED)}
@@ -70,11 +82,11 @@ def test_a_preset_says_unmeasured_exactly_when_it_holds_an_unmeasured_value():
 def test_edit_presets_are_consistent():
     for name, p in P.EDIT_PRESETS.items():
         assert 0 <= p["start_step"] < p["steps"], name
-        assert p.scheduler.value in ("simple", "normal"), name
+        assert p.scheduler.value in ("simple", "normal", P.FLUX2_SCHEDULER), name
         assert all(p[k] >= 1.0 for k in ("source_guidance", "target_guidance", "source_cfg", "target_cfg")), name
         if p.method != "FlowEdit":  # sync-SDE / Cycle-SDE: the two branches differ only in the prompt
             assert p["source_cfg"] == p["target_cfg"] and p["source_guidance"] == p["target_guidance"], name
-        flux = p.family.startswith("Flux")
+        flux = p.family.startswith("Flux") and "klein" not in p.family  # klein has no guidance embedding
         assert (p.values["source_guidance"].source != P.UNUSED) == flux, name
         assert isinstance(p["steps"], int) and isinstance(p["start_step"], int) and isinstance(p["n_avg"], int)
     for name, p in P.DRAG_PRESETS.items():

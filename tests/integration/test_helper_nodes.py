@@ -4,6 +4,7 @@ into the edit nodes through the executor, and the edit nodes' one-line change hi
 import asyncio
 import json
 import logging
+from pathlib import Path
 
 import pytest
 import torch
@@ -26,17 +27,87 @@ def test_edit_settings_outputs_every_preset_value_and_basic_scheduler_sigmas(com
     info = comfy.N[SETTINGS].GET_NODE_INFO_V1()
     assert info["output_name"] == ["SIGMAS", *P.EDIT_KEYS, "description", *P.EDIT_KEYS_AFTER_DESCRIPTION]
     assert info["output"] == ["SIGMAS", "INT", "INT", "FLOAT", "FLOAT", "FLOAT", "FLOAT", "INT", "STRING", "FLOAT"]
+    flux2 = p.scheduler.value == P.FLUX2_SCHEDULER
+    has_flux2 = "Flux2Scheduler" in comfy.N
+    if flux2 and not has_flux2:  # a ComfyUI from before Flux.2: refused by name, never a wrong schedule
+        with pytest.raises(ValueError, match="^preset: .*Flux2Scheduler, which this ComfyUI does not have"):
+            comfy.run(SETTINGS, model=flux, preset=name, latent={"samples": torch.zeros(1, 16, 96, 64)})
+        return
+    if flux2:
+        with pytest.raises(ValueError, match="^latent: the preset .*connect the LATENT you edit"):
+            comfy.run(SETTINGS, model=flux, preset=name)
     for model in (flux, sd15):
+        latent = {"samples": torch.zeros(1, model.model.latent_format.latent_channels, 96, 64)}
         with caplog.at_level(logging.INFO, logger=LOGGER):
             caplog.clear()
-            sigmas, *numbers, text, localize = comfy.run(SETTINGS, model=model, preset=name)
-        (stock,) = comfy.stock("BasicScheduler", "get_sigmas", model, p.scheduler.value, p["steps"], 1.0)
-        assert torch.equal(sigmas, stock)  # what BasicScheduler gives this MODEL
+            sigmas, *numbers, text, localize = comfy.run(SETTINGS, model=model, preset=name, latent=latent)
+        if flux2:  # the stock Flux2Scheduler at the latent's image size (8 px per cell for these two models)
+            (stock,) = comfy.stock("Flux2Scheduler", "execute", p["steps"], 64 * 8, 96 * 8)
+        else:
+            (stock,) = comfy.stock("BasicScheduler", "get_sigmas", model, p.scheduler.value, p["steps"], 1.0)
+        assert torch.equal(sigmas, torch.as_tensor(stock, dtype=sigmas.dtype))  # what the stock node gives
         assert numbers == [p[k] for k in P.EDIT_KEYS] and localize == p["localize"]
         assert text.startswith(name + "\n") and f"sigma {float(sigmas[p['start_step']]):.3f}" in text
         assert ("unmeasured" in text) == bool(p.unmeasured())
         (record,) = pack_records(caplog)
         assert record.getMessage().startswith(f"[Coupled SDE] Edit Settings '{name}': steps {p['steps']}")
+
+
+def _template(name: str):
+    """A workflow template of the installed comfyui-workflow-templates, as JSON, or None."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("comfyui_workflow_templates_json")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "templates" / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _template_nodes(wf: dict) -> list:
+    nodes = list(wf.get("nodes", []))
+    for sub in wf.get("definitions", {}).get("subgraphs", []):
+        nodes += sub.get("nodes", [])
+    return [n for n in nodes if n.get("mode", 0) == 0]  # not muted or bypassed
+
+
+def test_template_sourced_presets_match_comfyui_templates():
+    """The presets sourced to ComfyUI's workflow templates hold the template's steps, scheduler, cfg and
+    shift (the note names the template, the shift note the node and value)."""
+    checked = 0
+    for name, p in P.EDIT_PRESETS.items():
+        if p.values["steps"].source != P.TEMPLATE:
+            continue
+        wf = _template(p.values["steps"].note)
+        if wf is None:
+            continue  # this ComfyUI's templates package lacks it (or is not installed)
+        samplers = set()  # (steps, scheduler, cfg) as the template samples
+        shifts, schedulers, guiders = set(), set(), set()
+        for n in _template_nodes(wf):
+            w = n.get("widgets_values") or []
+            if n["type"] == "KSampler":
+                samplers.add((w[2], w[5], float(w[3])))
+            elif n["type"] == "KSamplerAdvanced":
+                samplers.add((w[3], w[6], float(w[4])))
+            elif n["type"] in ("ModelSamplingAuraFlow", "ModelSamplingSD3"):
+                shifts.add((n["type"], round(float(w[0]), 3)))
+            elif n["type"] == "Flux2Scheduler":
+                schedulers.add((w[0], P.FLUX2_SCHEDULER))
+            elif n["type"] == "BasicScheduler":
+                schedulers.add((w[1], w[0]))
+            elif n["type"] == "CFGGuider":
+                guiders.add(float(w[0]))
+        ours = (p["steps"], p.scheduler.value, p["target_cfg"])
+        assert ours in samplers or (ours[:2] in schedulers and ours[2] in guiders), (name, samplers, schedulers,
+                                                                                     guiders)
+        for note in p.notes:
+            if " shift " in note and "on the MODEL" in note:
+                node, value = note.split(" shift ")[0], float(note.split(" shift ")[1].split()[0])
+                assert (node, round(value, 3)) in shifts, (name, note, shifts)
+        checked += 1
+    if checked == 0:
+        pytest.skip("comfyui-workflow-templates is not installed with this ComfyUI")
+    assert checked >= 10
 
 
 def test_drag_settings_and_unknown_presets(comfy):
