@@ -8,6 +8,7 @@ from ..sampling import NoiseFamily, flowedit
 from . import bridge
 from .common import (
     CATEGORY,
+    TARGET_MODEL_BATCH,
     Branch,
     EditMap,
     batch_branches_input,
@@ -23,6 +24,7 @@ from .common import (
     seed_input,
     sigmas_input,
     start_step_input,
+    target_model_input,
     two_branch_edit,
 )
 
@@ -36,7 +38,8 @@ class FlowEdit(io.ComfyNode):
             category=CATEGORY,
             description="FlowEdit (Kulikov et al.), inversion-free editing for flow models (Flux, SD3), for comparing "
                         "with Sync-SDE Edit on the same inputs. Fresh noise every step; 2 evaluations per step "
-                        "(x n_avg), batched when possible.",
+                        "(x n_avg), batched when possible. Optional target_model: the target velocity comes from a "
+                        "second MODEL (an edit model).",
             inputs=[
                 model_input(),
                 io.Conditioning.Input("source_positive", tooltip="What the image shows now."),
@@ -53,7 +56,8 @@ class FlowEdit(io.ComfyNode):
                 cfg_input("source_cfg"),
                 cfg_input("target_cfg"),
                 localize_input(),
-                batch_branches_input(),
+                batch_branches_input(extra=TARGET_MODEL_BATCH),
+                target_model_input(),
             ],
             outputs=[latent_output(), edit_mask_output()],
         )
@@ -61,7 +65,7 @@ class FlowEdit(io.ComfyNode):
     @classmethod
     def execute(cls, model, source_positive, target_positive, latent, sigmas, start_step, seed, n_avg=1, n_min=0,
                 source_negative=None, target_negative=None, source_cfg=1.0, target_cfg=1.0,
-                localize=0.0, batch_branches=True) -> io.NodeOutput:
+                localize=0.0, batch_branches=True, target_model=None) -> io.NodeOutput:
         if bridge.noise_family(model) is not NoiseFamily.FLOW:
             raise ValueError(f"model: FlowEdit needs a flow-family (CONST) model such as Flux or SD3; this is "
                              f"{bridge.signature(model).describe()}. Use Sync-SDE Edit or Cycle-SDE instead.")
@@ -78,7 +82,8 @@ class FlowEdit(io.ComfyNode):
                             denoise_both=ctx.pair if batch_branches else None, **extra)
 
         edited = two_branch_edit(model, latent, sigmas, start_step, seed, (source_positive, source_negative,
-                                 source_cfg), (target_positive, target_negative, target_cfg), edit)
+                                 source_cfg), (target_positive, target_negative, target_cfg), edit,
+                                 target_model=target_model)
         samples = bridge.latent_samples(model, latent)
         out = io.NodeOutput(edited.result[0], bridge.mask_to_image(model, latent, recorder.combined(None, samples)))
         steps = sigmas.numel() - 1
@@ -91,6 +96,7 @@ class FlowEdit(io.ComfyNode):
                 "describe the image accurately in the source prompt"]
         same = same_branch(Branch(source_positive, source_negative, float(source_cfg)),
                            Branch(target_positive, target_negative, float(target_cfg)))
+        same = same and (target_model is None or bridge.interchangeable(model, target_model))
         return log_hint("FlowEdit", samples, out, None, few, many, same_prompt=same,
                         start=(float(sigmas[start_step]), NoiseFamily.FLOW))
 

@@ -11,7 +11,8 @@ Everything the nodes need from ComfyUI goes through here:
   conds (ControlNet, areas, hooks) and calls our :class:`_AlgorithmSampler`, whose every model
   evaluation is ``guider(x, sigma)`` -> ``predict_noise`` -> ``comfy.samplers.sampling_function``
   -> ``calc_cond_batch``. The MODEL is never mutated, ``apply_model`` is never called directly,
-  and the sampler callback (progress bar, preview, cancel) fires every step.
+  and the sampler callback (progress bar, preview, cancel) fires every step. With a ``target_model``
+  (:func:`target_lane`), the target branch runs on a second MODEL through a guider of its own.
 """
 
 from __future__ import annotations
@@ -54,28 +55,28 @@ def velocity_grids(model) -> int:
     return max(grids, default=1)
 
 
-def check_model(model) -> None:
-    """Refuse the models whose evaluation is not a denoised sample, naming ``model``: image-to-image
+def check_model(model, name: str = "model") -> None:
+    """Refuse the models whose evaluation is not a denoised sample, naming ``name``: image-to-image
     sampling types and PiFlow-distilled models (velocity grids). Found by feature (a class, an
     attribute), so the checks are inert on ComfyUIs without such models."""
     grids = velocity_grids(model)
     if grids > 1:
         raise ValueError(
-            f"model: {model_name(model)} is a PiFlow-distilled model (e.g. Kandinsky 6's distilled release): each "
+            f"{name}: {model_name(model)} is a PiFlow-distilled model (e.g. Kandinsky 6's distilled release): each "
             f"evaluation outputs {grids} velocity grids that a policy integrates over a segment, not a denoised "
             "sample, so coupled-SDE editing cannot run on it (core runs it only with its own PiFlow guider). "
             "Use the base (non-distilled) model.")
-    _model_sampling(model)
+    _model_sampling(model, name)
 
 
-def _model_sampling(model):
+def _model_sampling(model, input_name: str = "model"):
     ms = model.get_model_object("model_sampling")
     for name in _IMG_TO_IMG_SAMPLING:
         cls = getattr(comfy.model_sampling, name, None)
         if cls is not None and isinstance(ms, cls):
             raise ValueError(
-                f"model: {model_name(model)} is an image-to-image model (model_sampling {name}): it maps an input "
-                "image to an output and does not sample from noise, so coupled-SDE editing cannot run on it. "
+                f"{input_name}: {model_name(model)} is an image-to-image model (model_sampling {name}): it maps "
+                "an input image to an output and does not sample from noise, so coupled-SDE editing cannot run on it. "
                 "Use a text-to-image or text-to-video model (Flux, SD, SD3.5, Qwen-Image, Wan, ...).")
     return ms
 
@@ -120,6 +121,7 @@ class ModelSignature:
     latent_format: str
     model: str
     noise_scale: float = 1.0
+    sigma_max: float = math.inf  # the top of the model's noise schedule (model_sampling.sigma_max)
 
     def describe(self) -> str:
         kind = "flow-family (CONST)" if self.family is NoiseFamily.FLOW else "VE-family"
@@ -127,19 +129,109 @@ class ModelSignature:
         return f"a {kind} {self.model} model ({self.latent_format} latents{scale})"
 
 
+def sigma_max(model) -> float:
+    """The largest sigma the model's ``model_sampling`` covers (1 for every flow model, whatever its shift;
+    about 14.6 for SD1.5 / SDXL; larger for zero-terminal-SNR and EDM models)."""
+    top = getattr(_model_sampling(model), "sigma_max", None)
+    try:
+        top = float(top)
+    except (TypeError, ValueError):
+        return math.inf
+    return top if math.isfinite(top) and top > 0 else math.inf
+
+
 def signature(model) -> ModelSignature:
     return ModelSignature(noise_family(model), type(model.model.latent_format).__name__, model_name(model),
-                          noise_scale(model))
+                          noise_scale(model), sigma_max(model))
 
 
-def check_same_model_kind(made_by: ModelSignature, model, name: str) -> None:
+def _uncovered(made_by: ModelSignature, here: ModelSignature, top_sigma: Optional[float]) -> bool:
+    """Whether a model covering sigmas up to ``here.sigma_max`` is asked to denoise at ``top_sigma``, which
+    the model of ``made_by`` covers but it does not (a VE pair with different ranges). Never for one model,
+    nor for flow models (every one reaches sigma 1)."""
+    return (top_sigma is not None and here.sigma_max < made_by.sigma_max * (1 - 1e-5)
+            and top_sigma > here.sigma_max * (1 + 1e-5))
+
+
+def check_same_model_kind(made_by: ModelSignature, model, name: str, top_sigma: Optional[float] = None) -> None:
+    """A path or increments continued by ``model``: the same noise family, latent format and noise scale
+    (the same MODEL, one with LoRAs or patches, or another model of that format, e.g. an edit model).
+    ``top_sigma``: the path's first sigma, which ``model`` must cover where the two models' ranges differ."""
     here = signature(model)
     if (made_by.family is not here.family or made_by.latent_format != here.latent_format
             or made_by.noise_scale != here.noise_scale):
         raise ValueError(
             f"{name}: made with {made_by.describe()}, but the MODEL here is {here.describe()}. "
-            "Invert and edit with the same model family (the same MODEL, or one with LoRAs/patches on it)."
+            "Invert and edit with the same latent format and noise family (the same MODEL, one with LoRAs/patches "
+            "on it, or an edit model of that format)."
         )
+    if _uncovered(made_by, here, top_sigma):
+        raise ValueError(
+            f"{name}: start at sigma {top_sigma:.4g}, above the top of this MODEL's noise schedule "
+            f"({here.sigma_max:.4g}; the model they were made with reaches {made_by.sigma_max:.4g}). This MODEL "
+            f"would denoise at sigmas it was not trained on: start the path at sigma {here.sigma_max:.4g} or below "
+            "(a higher start_step on Forward Noising)."
+        )
+
+
+def interchangeable(model, other) -> bool:
+    """Whether ``other`` computes exactly what ``model`` computes with the same loaded weights: the same
+    MODEL, or a clone of it with nothing changed (the same weight patches, object patches, model options,
+    wrappers and callbacks)."""
+    if other is model:
+        return True
+    if not model.is_clone(other):
+        return False
+    try:
+        return bool(model.clone_has_same_weights(other) and model.object_patches == other.object_patches
+                    and model.model_options == other.model_options
+                    and getattr(model, "wrappers", None) == getattr(other, "wrappers", None)
+                    and getattr(model, "callbacks", None) == getattr(other, "callbacks", None))
+    except (RuntimeError, TypeError, ValueError):  # options holding tensors cannot be compared: not the same
+        return False
+
+
+def target_lane(model, target_model, top_sigma: float):
+    """The MODEL the target branch runs on (``target_model`` of Sync-SDE Edit and FlowEdit): ``None`` when the
+    branches share ``model`` (not connected, the same MODEL, or an unchanged clone of it), else ``target_model``.
+
+    Refused, naming ``target_model``, unless it shares ``model``'s latent format, noise family and noise scale
+    (the branches share one Brownian path and its increments, in one latent space) and covers the sigmas the
+    edit runs (``top_sigma`` = SIGMAS[start_step]; only VE pairs can differ there: each model maps a sigma to
+    its own timestep, and every flow model reaches sigma 1, whatever its shift). A clone of ``model`` with
+    other patches is refused too: ComfyUI holds one set of patches on a loaded model at a time.
+    """
+    if target_model is None:
+        return None
+    check_model(target_model, "target_model")
+    src, tgt = signature(model), signature(target_model)
+    if (src.family is not tgt.family or src.latent_format != tgt.latent_format
+            or src.noise_scale != tgt.noise_scale or layered(model) != layered(target_model)):
+        def what(sig, m):
+            return sig.describe() + (" with image layers on the frame axis (Qwen-Image-Layered)" if layered(m) else "")
+        raise ValueError(
+            f"target_model: is {what(tgt, target_model)}, but model is {what(src, model)}. The two branches share "
+            "one Brownian path and its increments in one latent space, so target_model needs model's latent format "
+            "and noise family: e.g. Flux.1-dev with Flux.1 Kontext, Qwen-Image with Qwen-Image-Edit, Flux.2 klein "
+            "with Flux.2 klein (edit)."
+        )
+    if _uncovered(src, tgt, top_sigma):
+        raise ValueError(
+            f"target_model: its noise schedule reaches sigma {tgt.sigma_max:.4g} ({tgt.describe()}), but this edit "
+            f"starts at sigma {top_sigma:.4g} (model reaches {src.sigma_max:.4g}). The target branch denoises at the "
+            f"source branch's sigmas: raise start_step until SIGMAS[start_step] is at most {tgt.sigma_max:.4g}."
+        )
+    if interchangeable(model, target_model):
+        return None
+    if model.is_clone(target_model):
+        raise ValueError(
+            f"target_model: is the same loaded {model_name(model)} model as model with other patches (a LoRA or "
+            "other weight patch, a model sampling or CFG patch, a wrapper). ComfyUI holds one set of patches on a "
+            "loaded model at a time, so the two branches cannot run on both at once. Connect an edit model loaded "
+            "by its own loader; for a LoRA on the target branch only, leave target_model unconnected and put the "
+            "LoRA on target_positive as a hook (Create Hook LoRA (MO) -> Cond Set Props)."
+        )
+    return target_model
 
 
 # ---------------------------------------------------------------------------------------------
@@ -464,12 +556,14 @@ class BranchGuider(comfy.samplers.CFGGuider):
     ``sampling_function``. :meth:`denoise_pair` evaluates the source at ``x`` and the target at
     ``y`` in ONE ``sampling_function`` call on the concatenated batch, when the two branches
     share their cfg and cond structure (same ControlNet objects, no areas/masks/hooks) and
-    ``calc_cond_batch``'s memory rule allows the doubled batch; otherwise two calls.
+    ``calc_cond_batch``'s memory rule allows the doubled batch; otherwise two calls. ``batch=False``:
+    always two calls.
     """
 
-    def __init__(self, model_patcher, branches: dict[str, Branch]):
+    def __init__(self, model_patcher, branches: dict[str, Branch], batch: bool = True):
         super().__init__(model_patcher)
         self.branches = branches
+        self.batch = batch
         conds = {}
         for name, b in branches.items():
             conds[f"{name}:positive"] = b.positive
@@ -546,7 +640,7 @@ class BranchGuider(comfy.samplers.CFGGuider):
                 self.inner_model, noise, pair, device, latent_image, denoise_mask, seed, **extra)
         # keep the processed conds where outer_sample's cleanup looks for ControlNets
         self.conds = {f"{n}:{k}": v for n, d in self.branch_conds.items() for k, v in d.items()}
-        self.pair_conds = self._merged_pair(noise.shape[0])
+        self.pair_conds = self._merged_pair(noise.shape[0]) if self.batch else None
 
     def _merged_pair(self, batch: int):
         """Source and target conds concatenated along the batch (source first), or None."""
@@ -627,6 +721,30 @@ class Context:
             self.node_callback(info["i"], info["denoised"] * s, info["x"] * s, info["total"])
 
 
+class _TwoModelContext(Context):
+    """A :class:`Context` whose target branch runs on a second MODEL: each branch through its own guider
+    (its model's conds, wrappers, hooks and model options), never batched together."""
+
+    def __init__(self, source: Context, target: Context):
+        super().__init__(source.guider, source.extra_args, source.device, target.node_callback)
+        self.lanes = {name: source for name in source.guider.branches}
+        self.lanes.update({name: target for name in target.guider.branches})
+
+    def denoiser(self, branch: str, cfg_at: Optional[Callable[[float], float]] = None):
+        lane = self.lanes[branch]
+        f = lane.denoiser(branch, cfg_at)
+        if lane.device == self.device:
+            return f
+        return lambda x, sigma: f(x.to(lane.device), sigma).to(self.device)
+
+    def pair(self, x, y, sigma, cfg: Optional[float] = None):
+        def call(branch, z):
+            lane = self.lanes[branch]
+            out = lane.guider.denoise(branch, z.to(lane.device), sigma, lane.extra_args, cfg)
+            return out.to(self.device)
+        return call("source", x), call("target", y)
+
+
 class _AlgorithmSampler(comfy.samplers.Sampler):
     """A ``comfy.samplers.Sampler`` that runs ``work(ctx)`` and returns its latent."""
 
@@ -644,19 +762,48 @@ class _AlgorithmSampler(comfy.samplers.Sampler):
         return out
 
 
+# the key under which the target branch's MODEL carries the source's, so that model management loads both
+_SOURCE_MODEL_KEY = "coupled_sde_source_model"
+
+
 def run_guided(model, branches: dict[str, Branch], samples: torch.Tensor, sigmas: torch.Tensor,
-               work: Callable[[Context], object], seed: int):
+               work: Callable[[Context], object], seed: int, target_model=None, batch: bool = True):
     """Run ``work(ctx)`` inside ``BranchGuider(model).sample`` and return what ``work`` returned.
 
     ``work`` is given a :class:`Context` and returns anything (a latent in model space, or
     increments). ``sigmas`` is the schedule actually run (its length sets the progress bar).
+    ``batch=False``: the branches are never batched into one forward.
+
+    ``target_model`` (:func:`target_lane`'s answer, or None): the ``target`` branch runs on it. Each model
+    gets its own ``BranchGuider`` and its own stock ``guider.sample`` (hooks registered on its patcher, its
+    wrappers and model options, its conds processed by the model that evaluates them: ControlNet, reference
+    latents), one inside the other, and ``work`` runs inside both. The target's guider runs on a clone of
+    ``target_model`` that carries ``model`` as an additional model (``set_additional_models``), so the
+    model-management load made last before the algorithm runs holds both models (neither is unloaded to
+    make room for the other); each guider cleans up its own on the way out, errors included.
     """
-    guider = BranchGuider(model, branches)
     steps = sigmas.numel() - 1
     node_callback = latent_preview.prepare_callback(model, steps)
-    sampler = _AlgorithmSampler(work)
     # noise only sizes the model load; latent_image feeds the conds that need it (inpaint models)
     zeros = torch.zeros_like(samples, dtype=torch.float32)
-    guider.sample(zeros, samples.to(torch.float32), sampler, sigmas.to(torch.float32), callback=node_callback,
-                  disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
-    return sampler.result
+    latent, sig = samples.to(torch.float32), sigmas.to(torch.float32)
+    quiet = not comfy.utils.PROGRESS_BAR_ENABLED
+    if target_model is None:
+        guider = BranchGuider(model, branches, batch=batch)
+        sampler = _AlgorithmSampler(work)
+        guider.sample(zeros, latent, sampler, sig, callback=node_callback, disable_pbar=quiet, seed=seed)
+        return sampler.result
+
+    source = BranchGuider(model, {k: b for k, b in branches.items() if k != "target"}, batch=False)
+    lane = target_model.clone()
+    lane.set_additional_models(_SOURCE_MODEL_KEY, [model])
+    target = BranchGuider(lane, {"target": branches["target"]}, batch=False)
+    inner = _AlgorithmSampler(work)
+
+    def both(source_ctx: Context):
+        inner.work = lambda target_ctx: work(_TwoModelContext(source_ctx, target_ctx))
+        target.sample(zeros, latent, inner, sig, callback=node_callback, disable_pbar=quiet, seed=seed)
+        return inner.result
+
+    source.sample(zeros, latent, _AlgorithmSampler(both), sig, callback=node_callback, disable_pbar=quiet, seed=seed)
+    return inner.result

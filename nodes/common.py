@@ -76,10 +76,24 @@ def latent_output(tooltip="The edited latent (same shape and batch as the source
     return io.Latent.Output(display_name=name, tooltip=tooltip)
 
 
-def batch_branches_input(pair="source and target", when="both use the same cfg and "):
+def batch_branches_input(pair="source and target", when="both use the same cfg and ", extra=""):
     return io.Boolean.Input("batch_branches", default=True, optional=True, tooltip=(
         f"Evaluate {pair} in one batched call when {when}memory allows (faster on GPUs); off = always two "
-        "calls (less memory, and exact for models whose core mixes the rows of a batch, e.g. ACE-Step 1.5)."))
+        f"calls (less memory, and exact for models whose core mixes the rows of a batch, e.g. ACE-Step 1.5).{extra}"))
+
+
+TARGET_MODEL_BATCH = (" With target_model connected the branches run on two models and are never batched into "
+                      "one forward.")
+
+
+def target_model_input():
+    return io.Model.Input("target_model", optional=True, tooltip=(
+        "Optional: a second MODEL for the TARGET branch only, driven by the same Brownian increments as the "
+        "source branch, which runs on model. For instruction-edit models (Qwen-Image-Edit, Flux.1 Kontext, Flux.2 "
+        "klein edit): base model + source prompt on the source branch, edit model + instruction (with a "
+        "ReferenceLatent of the source image on target_positive) on the target branch. It must have model's latent "
+        "format and noise family (refused otherwise). Not connected: both branches run on model, as before. "
+        "Connected: the two branches are never batched into one forward."))
 
 
 def localize_input():
@@ -215,20 +229,24 @@ class SourceIncrements:
 
 # ---- edit frames ----------------------------------------------------------------------------
 
-def two_branch_edit(model, latent, sigmas, start_step, seed, source, target, edit) -> io.NodeOutput:
+def two_branch_edit(model, latent, sigmas, start_step, seed, source, target, edit, target_model=None) -> io.NodeOutput:
     """The frame of every source -> target edit node: check the inputs, run
     ``edit(ctx, x0_model_space, sigmas) -> y`` inside the guider, map back to a LATENT.
-    ``source`` / ``target``: ``(positive, negative, cfg)``."""
+    ``source`` / ``target``: ``(positive, negative, cfg)``. ``target_model`` (optional): the target branch
+    runs on it (:func:`bridge.target_lane`), and the branches are never batched."""
     samples = bridge.latent_samples(model, latent)
     sig = bridge.slice_sigmas(sigmas, start_step)
     b = samples.shape[0]
     branches = {"source": branch(*source, b, "source_positive"), "target": branch(*target, b, "target_positive")}
-    return edit_latent(model, latent, samples, branches, sig, seed, edit)
+    lane = bridge.target_lane(model, target_model, float(sig[0]))
+    return edit_latent(model, latent, samples, branches, sig, seed, edit, target_model=lane,
+                       batch=target_model is None)
 
 
-def edit_latent(model, latent, samples, branches, sig, seed, edit) -> io.NodeOutput:
+def edit_latent(model, latent, samples, branches, sig, seed, edit, target_model=None, batch=True) -> io.NodeOutput:
     """Run ``edit(ctx, x0_model_space, sigmas) -> y`` inside the guider and return the edited LATENT
     (the input's exact bits wherever nothing changed)."""
     x0 = bridge.to_model_space(model, samples)
-    y = bridge.run_guided(model, branches, samples, sig, lambda ctx: edit(ctx, x0.to(ctx.device), sig), seed=seed)
+    y = bridge.run_guided(model, branches, samples, sig, lambda ctx: edit(ctx, x0.to(ctx.device), sig), seed=seed,
+                          target_model=target_model, batch=batch)
     return io.NodeOutput(output_latent(latent, bridge.from_model_space(model, y, x0, samples)))

@@ -20,6 +20,7 @@ from ..sampling import (
 from . import bridge
 from .common import (
     CATEGORY,
+    TARGET_MODEL_BATCH,
     Branch,
     EditMap,
     IncrementsType,
@@ -45,6 +46,7 @@ from .common import (
     sigmas_input,
     solver_input,
     start_step_input,
+    target_model_input,
     two_branch_edit,
 )
 
@@ -106,7 +108,7 @@ class BackwardIncrements(io.ComfyNode):
     def execute(cls, model, positive, path, solver="posterior", negative=None, cfg=1.0) -> io.NodeOutput:
         if not isinstance(path, SourcePath):
             raise ValueError("path: expected the PATH output of a Forward Noising node")
-        bridge.check_same_model_kind(path.made_by, model, "path")
+        bridge.check_same_model_kind(path.made_by, model, "path", float(path.path.sigmas[0]))
         src = branch(positive, negative, cfg, path.path.x0.shape[0], "positive")
         inc = bridge.run_guided(
             model, {"source": src}, path.source["samples"], torch.tensor(path.path.sigmas),
@@ -124,8 +126,8 @@ def _sample_from_increments(model, positive, increments, negative, cfg, mask, al
         raise ValueError(f"increments: expected the INCREMENTS output of a {name} node")
     with_map = localize is not None
     loc = localize_value(localize)
-    bridge.check_same_model_kind(increments.made_by, model, "increments")
     inc = increments.increments
+    bridge.check_same_model_kind(increments.made_by, model, "increments", float(inc.path.sigmas[0]))
     samples = increments.source["samples"]
     tgt = branch(positive, negative, cfg, samples.shape[0], "positive")
     m = edit_mask(mask, increments.source, samples, model)
@@ -278,7 +280,8 @@ class SyncSDEEdit(io.ComfyNode):
             category=CATEGORY,
             description="sync-SDE in one node: noise the source along one Brownian path, then step the source "
                         "prompt (on the path) and the target prompt (on the edit) together, both in one batched "
-                        "model call when memory allows. 2 evaluations per step.",
+                        "model call when memory allows. 2 evaluations per step. Optional target_model: the target "
+                        "branch runs on a second MODEL (an edit model), with the same Brownian increments.",
             inputs=[
                 model_input(),
                 io.Conditioning.Input("source_positive", tooltip="What the image shows now."),
@@ -293,8 +296,9 @@ class SyncSDEEdit(io.ComfyNode):
                 cfg_input("source_cfg"),
                 cfg_input("target_cfg"),
                 mask_input(),
-                batch_branches_input(),
+                batch_branches_input(extra=TARGET_MODEL_BATCH),
                 localize_input(),
+                target_model_input(),
             ],
             outputs=[latent_output(), edit_mask_output()],
         )
@@ -302,7 +306,7 @@ class SyncSDEEdit(io.ComfyNode):
     @classmethod
     def execute(cls, model, source_positive, target_positive, latent, sigmas, start_step, seed, solver="posterior",
                 source_negative=None, target_negative=None, source_cfg=1.0, target_cfg=1.0, mask=None,
-                batch_branches=True, localize=0.0) -> io.NodeOutput:
+                batch_branches=True, localize=0.0, target_model=None) -> io.NodeOutput:
         loc = localize_value(localize)
         samples = bridge.latent_samples(model, latent)
         m = edit_mask(mask, latent, samples, model)
@@ -317,7 +321,8 @@ class SyncSDEEdit(io.ComfyNode):
                                  callback=recorder.wrap(ctx.step), **extra)
 
         edited = two_branch_edit(model, latent, sigmas, start_step, seed, (source_positive, source_negative,
-                                 source_cfg), (target_positive, target_negative, target_cfg), edit)
+                                 source_cfg), (target_positive, target_negative, target_cfg), edit,
+                                 target_model=target_model)
         out = io.NodeOutput(edited.result[0], bridge.mask_to_image(model, latent, recorder.combined(m, samples)))
         now = f" (now {start_step} of {sigmas.numel() - 1})"
         few = [f"lower start_step{now}", "make the target prompt differ more from the source prompt",
@@ -327,6 +332,7 @@ class SyncSDEEdit(io.ComfyNode):
             many.append(f"use equal cfg on both branches (now {source_cfg:g} / {target_cfg:g})")
         same = same_branch(Branch(source_positive, source_negative, float(source_cfg)),
                            Branch(target_positive, target_negative, float(target_cfg)))
+        same = same and (target_model is None or bridge.interchangeable(model, target_model))
         few, many = mask_advice(m, few, many)
         return log_hint("Sync-SDE Edit", samples, out, m, localize_advice(loc, few), many, same_prompt=same,
                         start=(float(sigmas[start_step]), family))
