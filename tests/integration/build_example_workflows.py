@@ -3,9 +3,10 @@
 
     COMFYUI_PATH=<ComfyUI checkout> python3 tests/integration/build_example_workflows.py [NAME ...]
 
-Each graph (or only the NAMEs given) is loaded with the frontend's own API loader, laid out, given
-its note, with seeds set to "fixed", and saved exactly as the frontend's "Save" writes it
-(app.graph.serialize()). Needs Playwright and a Chromium.
+Each graph (or only the NAMEs given) is loaded with the frontend's own API loader, its loader nodes
+given ``properties.models`` (file, download URL, folder: example_graphs.MODEL_URLS, the format of
+ComfyUI's templates), laid out, given its note, with seeds set to "fixed", and saved exactly as the
+frontend's "Save" writes it (app.graph.serialize()). Needs Playwright and a Chromium.
 
 Thumbnails: a screenshot of the graph, except for the demo workflows (``demo_*``, which need no
 model file): those are executed here as saved (the frontend's API conversion, through
@@ -24,10 +25,18 @@ sys.path.insert(0, str(HERE))
 
 from comfy_env import ROOT, Comfy, comfy_server, find_comfyui, open_page  # noqa: E402
 from demo_workflows import judge, run_workflow, thumbnail  # noqa: E402
-from example_graphs import all_graphs, renumber  # noqa: E402
+from example_graphs import all_graphs, model_entries, renumber  # noqa: E402
 
 OUT = ROOT / "example_workflows"
 TWINS = HERE / "workflow_api"
+
+# properties.models on each loader node, as ComfyUI's templates carry them (the "Missing Models" downloads)
+MODELS_JS = """(entries) => {
+  for (const [id, models] of Object.entries(entries)) {
+    const node = window.app.graph.getNodeById(Number(id));
+    node.properties = {...(node.properties ?? {}), models};
+  }
+}"""
 
 LAYOUT_JS = """([name, note]) => {
   const app = window.app, graph = app.graph;
@@ -82,8 +91,10 @@ def main():
         with sync_playwright() as pw:
             for name, (graph, note) in chosen.items():
                 browser, page = open_page(pw, url)
-                page.evaluate("([wf, name]) => window.app.loadApiJson(wf, name)", [renumber(graph), name])
+                api_graph = renumber(graph)
+                page.evaluate("([wf, name]) => window.app.loadApiJson(wf, name)", [api_graph, name])
                 page.wait_for_timeout(1500)
+                page.evaluate(MODELS_JS, model_entries(api_graph))
                 page.evaluate(LAYOUT_JS, [name, note])
                 page.wait_for_timeout(800)
                 # through JSON.stringify, as "Save" writes it: keys the graph leaves undefined are

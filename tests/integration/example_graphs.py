@@ -12,6 +12,53 @@ FLUX_FILES = {"unet": "flux1-dev.safetensors", "clip_l": "clip_l.safetensors", "
               "vae": "ae.safetensors"}
 SD15_CKPT = "v1-5-pruned-emaonly-fp16.safetensors"
 IMAGE = "example.png"
+LORA_PLACEHOLDER = "your_style_lora.safetensors"  # the user's own LoRA: nothing to download
+
+# Where each model file the workflows name comes from, as ComfyUI's own templates say it: file name ->
+# (download URL, models folder). build_example_workflows.py writes them on each loader node as
+# properties.models, the templates' format, so the frontend's "Missing Models" panel offers the
+# downloads. URLs copied from comfyui-workflow-templates (flux_dev_full_text_to_image) and, for
+# SD1.5, from the frontend's default graph; the SD1.5 Canny ControlNet (in no template) from
+# comfyanonymous/ControlNet-v1-1_fp16_safetensors, the ControlNet ComfyUI's examples use.
+MODEL_URLS = {
+    "flux1-dev.safetensors": ("https://huggingface.co/Comfy-Org/flux1-dev/resolve/main/flux1-dev.safetensors",
+                              "diffusion_models"),
+    "clip_l.safetensors": ("https://huggingface.co/comfyanonymous/flux_text_encoders/resolve/main/clip_l.safetensors",
+                           "text_encoders"),
+    "t5xxl_fp16.safetensors": ("https://huggingface.co/comfyanonymous/flux_text_encoders/resolve/main/"
+                               "t5xxl_fp16.safetensors", "text_encoders"),
+    "ae.safetensors": ("https://huggingface.co/Comfy-Org/Lumina_Image_2.0_Repackaged/resolve/main/split_files/vae/"
+                       "ae.safetensors", "vae"),
+    SD15_CKPT: ("https://huggingface.co/Comfy-Org/stable-diffusion-v1-5-archive/resolve/main/"
+                "v1-5-pruned-emaonly-fp16.safetensors", "checkpoints"),
+    "control_v11p_sd15_canny_fp16.safetensors": ("https://huggingface.co/comfyanonymous/ControlNet-v1-1_fp16_safetensors/"
+                                                 "resolve/main/control_v11p_sd15_canny_fp16.safetensors", "controlnet"),
+}
+# loader node -> its file-name inputs and the models folder each reads
+LOADERS = {
+    "UNETLoader": {"unet_name": "diffusion_models"},
+    "CheckpointLoaderSimple": {"ckpt_name": "checkpoints"},
+    "VAELoader": {"vae_name": "vae"},
+    "CLIPLoader": {"clip_name": "text_encoders"},
+    "DualCLIPLoader": {"clip_name1": "text_encoders", "clip_name2": "text_encoders"},
+    "LoraLoader": {"lora_name": "loras"},
+    "LoraLoaderModelOnly": {"lora_name": "loras"},
+    "ControlNetLoader": {"control_net_name": "controlnet"},
+}
+
+
+def model_entries(graph: dict) -> dict:
+    """node id -> the properties.models list of each loader node of an API graph (in input order);
+    a file without a download (LORA_PLACEHOLDER) gets none."""
+    out = {}
+    for node_id, node in graph.items():
+        for name, folder in LOADERS.get(node["class_type"], {}).items():
+            value = node["inputs"].get(name)
+            if value in MODEL_URLS:
+                url, directory = MODEL_URLS[value]
+                assert directory == folder, (value, directory, folder)
+                out.setdefault(node_id, []).append({"name": value, "url": url, "directory": directory})
+    return out
 
 
 def _flux_front(prompts: dict, guidance: dict) -> dict:
@@ -362,7 +409,7 @@ def graphs() -> dict:
 
     g = _sd15_front({"6": "a photo of a house", "7": "a photo of a house in winter, snow", "8": "blurry"})
     g["11"] = {"class_type": "LoraLoader", "inputs": {"model": ["1", 0], "clip": ["1", 1],
-                                                      "lora_name": "your_style_lora.safetensors",
+                                                      "lora_name": LORA_PLACEHOLDER,
                                                       "strength_model": 0.8, "strength_clip": 0.8}}
     for node_id in ("6", "7", "8"):
         g[node_id]["inputs"]["clip"] = ["11", 1]

@@ -26,6 +26,10 @@ STOCK = [
     # cnr_id/aux_id property (api.comfy.org/comfy-nodes/<node id>/node -- it names our node ids,
     # but it is the frontend's lookup, not our code)
     (re.compile(r"net::ERR_(NAME_NOT_RESOLVED|INTERNET_DISCONNECTED)\b.*" + ELSEWHERE.pattern), "no internet here"),
+    # 1.27.x's Missing Models dialog asks huggingface.co for the size of each download that a loader's
+    # properties.models names (fetchFileSize, a HEAD request): without internet the fetch fails and the
+    # dialog logs this (the example workflows name their downloads as ComfyUI's templates do)
+    (re.compile(r"^error: Error fetching file size: TypeError: Failed to fetch"), "no internet here (model sizes)"),
     # 1.49.x: a computed of the frontend's own (stack: settingStore -> vue computed) reads
     # app.rootGraph while the app is starting, before any extension's code runs
     (re.compile(r"^error: ComfyApp graph accessed before initialization"), "frontend start-up"),

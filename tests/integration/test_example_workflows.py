@@ -24,6 +24,7 @@ import re
 import pytest
 import torch
 from comfy_env import PACK_IDS, ROOT, build_model, fill_, open_page, tiny_flux
+from example_graphs import LOADERS, LORA_PLACEHOLDER
 from frontend_checks import check
 from ui_to_api import convert
 
@@ -56,6 +57,30 @@ def test_stock_nodes_and_ours_only_and_converter_matches_the_frontend(comfy, pat
     twin = json.loads((TWINS / path.name).read_text())
     assert {k: (v["class_type"], v["inputs"]) for k, v in api.items()} == \
         {k: (v["class_type"], v["inputs"]) for k, v in twin.items()}
+
+
+@pytest.mark.parametrize("path", MODEL_FILE_WORKFLOWS, ids=lambda p: p.stem)
+def test_every_model_file_has_its_download(comfy, path):
+    """Each file a loader names is in that node's properties.models (ComfyUI's template format:
+    name, https URL, models folder), so the frontend's Missing Models panel offers its download;
+    only the user's own LoRA (a placeholder name) has none."""
+    ui = json.loads(path.read_text())
+    api = convert(ui, lambda t: comfy.N[t].INPUT_TYPES())
+    nodes = {str(n["id"]): n for n in ui["nodes"]}
+    loaders = 0
+    for node_id, node in api.items():
+        for name, folder in LOADERS.get(node["class_type"], {}).items():
+            value = node["inputs"][name]
+            loaders += 1
+            entries = [m for m in nodes[node_id].get("properties", {}).get("models", []) if m["name"] == value]
+            if value == LORA_PLACEHOLDER:
+                assert not entries, (node_id, value)
+                continue
+            assert len(entries) == 1, (node["class_type"], node_id, value, nodes[node_id].get("properties"))
+            assert entries[0]["url"].startswith("https://") and entries[0]["url"].split("?")[0].endswith(
+                "." + value.rsplit(".", 1)[-1]), entries[0]
+            assert entries[0]["directory"] == folder, (value, entries[0])
+    assert loaders, "no loader node"
 
 
 # ---- execution with the test models ----------------------------------------------------------
