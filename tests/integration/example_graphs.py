@@ -17,7 +17,8 @@ LORA_PLACEHOLDER = "your_style_lora.safetensors"  # the user's own LoRA: nothing
 # Where each model file the workflows name comes from, as ComfyUI's own templates say it: file name ->
 # (download URL, models folder). build_example_workflows.py writes them on each loader node as
 # properties.models, the templates' format, so the frontend's "Missing Models" panel offers the
-# downloads. URLs copied from comfyui-workflow-templates (flux_dev_full_text_to_image) and, for
+# downloads. URLs copied from comfyui-workflow-templates (flux_dev_full_text_to_image, image_z_image_turbo,
+# image_flux2_klein_image_edit_4b_distilled, image_qwen_image_edit_2511, video_wan2_2_5B_ti2v) and, for
 # SD1.5, from the frontend's default graph; the SD1.5 Canny ControlNet (in no template) from
 # comfyanonymous/ControlNet-v1-1_fp16_safetensors, the ControlNet ComfyUI's examples use.
 MODEL_URLS = {
@@ -33,6 +34,36 @@ MODEL_URLS = {
                 "v1-5-pruned-emaonly-fp16.safetensors", "checkpoints"),
     "control_v11p_sd15_canny_fp16.safetensors": ("https://huggingface.co/comfyanonymous/ControlNet-v1-1_fp16_safetensors/"
                                                  "resolve/main/control_v11p_sd15_canny_fp16.safetensors", "controlnet"),
+    # Z-Image-Turbo (template image_z_image_turbo)
+    "z_image_turbo_bf16.safetensors": ("https://huggingface.co/Comfy-Org/z_image_turbo/resolve/main/split_files/"
+                                       "diffusion_models/z_image_turbo_bf16.safetensors", "diffusion_models"),
+    "qwen_3_4b.safetensors": ("https://huggingface.co/Comfy-Org/z_image_turbo/resolve/main/split_files/text_encoders/"
+                              "qwen_3_4b.safetensors", "text_encoders"),
+    # (its VAE is Flux.1's ae.safetensors, above: the same file, which the Z-Image template fetches from
+    # Comfy-Org/z_image_turbo)
+    # Flux.2 klein 4B distilled (template image_flux2_klein_image_edit_4b_distilled)
+    "flux-2-klein-4b-fp8.safetensors": ("https://huggingface.co/black-forest-labs/FLUX.2-klein-4b-fp8/resolve/main/"
+                                        "flux-2-klein-4b-fp8.safetensors", "diffusion_models"),
+    "flux2-vae.safetensors": ("https://huggingface.co/Comfy-Org/flux2-dev/resolve/main/split_files/vae/"
+                              "flux2-vae.safetensors", "vae"),
+    # Qwen-Image-Edit 2511 (template image_qwen_image_edit_2511)
+    "qwen_image_edit_2511_fp8mixed.safetensors": ("https://huggingface.co/Comfy-Org/Qwen-Image-Edit_ComfyUI/resolve/main/"
+                                                  "split_files/diffusion_models/qwen_image_edit_2511_fp8mixed.safetensors",
+                                                  "diffusion_models"),
+    "qwen_2.5_vl_7b_fp8_scaled.safetensors": ("https://huggingface.co/Comfy-Org/HunyuanVideo_1.5_repackaged/resolve/main/"
+                                              "split_files/text_encoders/qwen_2.5_vl_7b_fp8_scaled.safetensors",
+                                              "text_encoders"),
+    "qwen_image_vae.safetensors": ("https://huggingface.co/Comfy-Org/Qwen-Image_ComfyUI/resolve/main/split_files/vae/"
+                                   "qwen_image_vae.safetensors", "vae"),
+    # Wan 2.2 5B TI2V (template video_wan2_2_5B_ti2v)
+    "wan2.2_ti2v_5B_fp16.safetensors": ("https://huggingface.co/Comfy-Org/Wan_2.2_ComfyUI_Repackaged/resolve/main/"
+                                        "split_files/diffusion_models/wan2.2_ti2v_5B_fp16.safetensors",
+                                        "diffusion_models"),
+    "umt5_xxl_fp8_e4m3fn_scaled.safetensors": ("https://huggingface.co/Comfy-Org/Wan_2.1_ComfyUI_repackaged/resolve/main/"
+                                               "split_files/text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors",
+                                               "text_encoders"),
+    "wan2.2_vae.safetensors": ("https://huggingface.co/Comfy-Org/Wan_2.2_ComfyUI_Repackaged/resolve/main/split_files/"
+                               "vae/wan2.2_vae.safetensors", "vae"),
 }
 # loader node -> its file-name inputs and the models folder each reads
 LOADERS = {
@@ -446,9 +477,145 @@ def graphs() -> dict:
     return out
 
 
+# ---- the families of late 2026, each loaded and conditioned as ComfyUI's own template for it does ----------
+#
+# Edit Settings ("9") holds the template's sampling values (its preset); its SIGMAS, start_step and cfg
+# outputs are wired into Sync-SDE Edit. The shift node of the template sits on the MODEL before both.
+
+# Edit Settings' outputs: SIGMAS, steps, start_step, source_guidance, target_guidance, source_cfg, target_cfg,
+# n_avg, description, localize
+_SIGMAS, _START, _SRC_CFG, _TGT_CFG = 0, 2, 5, 6
+
+
+def _settings(model, preset: str, latent=None) -> dict:
+    inputs = {"model": model, "preset": preset}
+    if latent is not None:
+        inputs["latent"] = latent
+    return {"class_type": "CoupledSDE_EditSettings", "inputs": inputs}
+
+
+def _sync_from_settings(model, src, tgt, **extra) -> dict:
+    node = _sync(model, src, tgt, ["9", _SIGMAS], ["9", _START], source_cfg=["9", _SRC_CFG],
+                 target_cfg=["9", _TGT_CFG], **extra)
+    return node
+
+
+def _loaders(unet: str, clip: str, clip_type: str, vae: str) -> dict:
+    return {"1": {"class_type": "UNETLoader", "inputs": {"unet_name": unet, "weight_dtype": "default"}},
+            "2": {"class_type": "CLIPLoader", "inputs": {"clip_name": clip, "type": clip_type, "device": "default"}},
+            "3": {"class_type": "VAELoader", "inputs": {"vae_name": vae}}}
+
+
+Z_IMAGE_PRESET = "Z-Image-Turbo (8 steps) · sync-SDE (start unmeasured)"
+KLEIN_PRESET = "Flux.2 klein, distilled (4 steps) · sync-SDE (start unmeasured)"
+QWEN_EDIT_PRESET = "Qwen-Image-Edit 2509 / 2511 · sync-SDE (start unmeasured)"
+WAN22_PRESET = "Wan 2.2 5B (TI2V) video · sync-SDE (start unmeasured)"
+VIDEO = "example.mp4"
+# the negative prompt of ComfyUI's Wan 2.2 5B template (video_wan2_2_5B_ti2v), as it is there
+WAN_NEGATIVE = ("色调艳丽，过曝，静态，细节模糊不清，字幕，风格，作品，画作，画面，静止，整体发灰，"
+                "最差质量，低质量，JPEG压缩残留，丑陋的，残缺的，多余的手指，画得不好的手部，"
+                "画得不好的脸部，畸形的，毁容的，形态畸形的肢体，手指融合，静止不动的画面，"
+                "杂乱的背景，三条腿，背景人很多，倒着走")
+
+
+def family_graphs() -> dict:
+    """name -> (API graph, note text): Z-Image-Turbo, Flux.2 klein, Qwen-Image-Edit 2511, Wan 2.2 5B."""
+    out = {}
+
+    name = "z_image_turbo_sync_sde_edit"
+    g = _loaders("z_image_turbo_bf16.safetensors", "qwen_3_4b.safetensors", "lumina2", "ae.safetensors")
+    g["11"] = {"class_type": "ModelSamplingAuraFlow", "inputs": {"model": ["1", 0], "shift": 3.0}}
+    g["4"] = {"class_type": "LoadImage", "inputs": {"image": IMAGE}}
+    g["5"] = {"class_type": "VAEEncode", "inputs": {"pixels": ["4", 0], "vae": ["3", 0]}}
+    g["6"] = {"class_type": "CLIPTextEncode", "inputs": {"text": "a photo of a cat sitting on a sofa",
+                                                         "clip": ["2", 0]}}
+    g["7"] = {"class_type": "CLIPTextEncode", "inputs": {"text": "a photo of a dog sitting on a sofa",
+                                                         "clip": ["2", 0]}}
+    g["9"] = _settings(["11", 0], Z_IMAGE_PRESET)
+    g["20"] = _sync_from_settings(["11", 0], ["6", 0], ["7", 0])
+    g.update(_save("30", ["20", 0], ["3", 0], "z_image_turbo_sync_sde"))
+    out[name] = (g, (
+        f"Sync-SDE Edit on Z-Image-Turbo, loaded as ComfyUI's Z-Image-Turbo template loads it (Qwen3-4B text "
+        "encoder as lumina2, the Flux VAE, ModelSamplingAuraFlow shift 3). Edit Settings' preset "
+        f"'{Z_IMAGE_PRESET}' gives the template's 8 steps (simple) and cfg 1, and start_step 1 (unmeasured: "
+        "raise it to keep more of the image, lower it for bigger changes). Describe the image in the source "
+        "prompt; change only what should change in the target prompt. cfg 1 needs no negative prompt."))
+
+    name = "flux2_klein_sync_sde_edit"
+    g = _loaders("flux-2-klein-4b-fp8.safetensors", "qwen_3_4b.safetensors", "flux2", "flux2-vae.safetensors")
+    g["4"] = {"class_type": "LoadImage", "inputs": {"image": IMAGE}}
+    g["12"] = {"class_type": "ImageScaleToTotalPixels", "inputs": {"image": ["4", 0], "upscale_method": "nearest-exact",
+                                                                   "megapixels": 1.0, "resolution_steps": 1}}
+    g["5"] = {"class_type": "VAEEncode", "inputs": {"pixels": ["12", 0], "vae": ["3", 0]}}
+    g["6"] = {"class_type": "CLIPTextEncode", "inputs": {"text": "", "clip": ["2", 0]}}
+    g["7"] = {"class_type": "CLIPTextEncode", "inputs": {"text": "Change the cat into a dog.", "clip": ["2", 0]}}
+    g["6r"] = {"class_type": "ReferenceLatent", "inputs": {"conditioning": ["6", 0], "latent": ["5", 0]}}
+    g["7r"] = {"class_type": "ReferenceLatent", "inputs": {"conditioning": ["7", 0], "latent": ["5", 0]}}
+    g["9"] = _settings(["1", 0], KLEIN_PRESET, latent=["5", 0])
+    g["20"] = _sync_from_settings(["1", 0], ["6r", 0], ["7r", 0])
+    g.update(_save("30", ["20", 0], ["3", 0], "flux2_klein_sync_sde"))
+    out[name] = (g, (
+        "Sync-SDE Edit on Flux.2 klein 4B (distilled), loaded and conditioned as ComfyUI's klein image-edit "
+        "template: Qwen3-4B as flux2, the Flux.2 VAE, the image scaled to 1 megapixel, and the source image as a "
+        "ReferenceLatent on BOTH prompts (the two branches differ only in text). The source prompt is empty, the "
+        f"target is the instruction. Edit Settings' preset '{KLEIN_PRESET}' gives the template's 4 steps "
+        "(Flux2Scheduler: connect the latent, its sigmas depend on the image size) and cfg 1 (no FluxGuidance: "
+        "klein has none); start_step 1 is unmeasured."))
+
+    name = "qwen_image_edit_2511_sync_sde_edit"
+    g = _loaders("qwen_image_edit_2511_fp8mixed.safetensors", "qwen_2.5_vl_7b_fp8_scaled.safetensors", "qwen_image",
+                 "qwen_image_vae.safetensors")
+    g["11"] = {"class_type": "ModelSamplingAuraFlow", "inputs": {"model": ["1", 0], "shift": 3.1}}
+    g["13"] = {"class_type": "CFGNorm", "inputs": {"model": ["11", 0], "strength": 1.0}}
+    g["4"] = {"class_type": "LoadImage", "inputs": {"image": IMAGE}}
+    g["12"] = {"class_type": "FluxKontextImageScale", "inputs": {"image": ["4", 0]}}
+    g["5"] = {"class_type": "VAEEncode", "inputs": {"pixels": ["12", 0], "vae": ["3", 0]}}
+    for node_id, text in (("6", ""), ("7", "Change the cat into a dog.")):
+        g[node_id] = {"class_type": "TextEncodeQwenImageEditPlus",
+                      "inputs": {"clip": ["2", 0], "prompt": text, "vae": ["3", 0], "image1": ["12", 0]}}
+        g[node_id + "m"] = {"class_type": "FluxKontextMultiReferenceLatentMethod",
+                            "inputs": {"conditioning": [node_id, 0], "reference_latents_method": "index_timestep_zero"}}
+    g["9"] = _settings(["13", 0], QWEN_EDIT_PRESET)
+    g["20"] = _sync_from_settings(["13", 0], ["6m", 0], ["7m", 0], source_negative=["6m", 0],
+                                  target_negative=["6m", 0])
+    g.update(_save("30", ["20", 0], ["3", 0], "qwen_image_edit_2511_sync_sde"))
+    out[name] = (g, (
+        "Sync-SDE Edit on Qwen-Image-Edit 2511, loaded and conditioned as ComfyUI's 2511 template: Qwen2.5-VL 7B "
+        "as qwen_image, the Qwen-Image VAE, ModelSamplingAuraFlow 3.1 + CFGNorm 1, the image scaled by "
+        "FluxKontextImageScale, TextEncodeQwenImageEditPlus with the source image on BOTH prompts (the two "
+        "branches differ only in text) and the template's index_timestep_zero reference method. The source "
+        "prompt is empty, the target is the instruction; the empty-prompt encoding is also each branch's "
+        f"negative (cfg 3, as the template's). Edit Settings' preset '{QWEN_EDIT_PRESET}': the template's 40 "
+        "steps (simple); start_step 6 is unmeasured."))
+
+    name = "wan22_5b_sync_sde_video_edit"
+    g = _loaders("wan2.2_ti2v_5B_fp16.safetensors", "umt5_xxl_fp8_e4m3fn_scaled.safetensors", "wan",
+                 "wan2.2_vae.safetensors")
+    g["11"] = {"class_type": "ModelSamplingSD3", "inputs": {"model": ["1", 0], "shift": 8.0}}
+    g["4"] = {"class_type": "LoadVideo", "inputs": {"file": VIDEO}}
+    g["12"] = {"class_type": "GetVideoComponents", "inputs": {"video": ["4", 0]}}
+    g["5"] = {"class_type": "VAEEncode", "inputs": {"pixels": ["12", 0], "vae": ["3", 0]}}
+    g["6"] = {"class_type": "CLIPTextEncode", "inputs": {"text": "a cat walking on a beach", "clip": ["2", 0]}}
+    g["7"] = {"class_type": "CLIPTextEncode", "inputs": {"text": "a fox walking on a beach", "clip": ["2", 0]}}
+    g["8"] = {"class_type": "CLIPTextEncode", "inputs": {"text": WAN_NEGATIVE, "clip": ["2", 0]}}
+    g["9"] = _settings(["11", 0], WAN22_PRESET)
+    g["20"] = _sync_from_settings(["11", 0], ["6", 0], ["7", 0], source_negative=["8", 0], target_negative=["8", 0])
+    g["30"] = {"class_type": "VAEDecode", "inputs": {"samples": ["20", 0], "vae": ["3", 0]}}
+    g["31"] = {"class_type": "SaveWEBM", "inputs": {"images": ["30", 0], "filename_prefix": "video/wan22_sync_sde",
+                                                    "codec": "vp9", "fps": ["12", 2], "crf": 32.0}}
+    out[name] = (g, (
+        "Sync-SDE Edit of a video on Wan 2.2 5B (TI2V), loaded as ComfyUI's Wan 2.2 5B template: UMT5-XXL as wan, "
+        "the Wan 2.2 VAE, ModelSamplingSD3 shift 8, the template's negative prompt on both branches. Load Video "
+        "-> Get Video Components gives the frames (use 1 + 4k frames, sides a multiple of 32) and their fps for "
+        f"Save WEBM. Edit Settings' preset '{WAN22_PRESET}': the template's 20 steps (simple) and cfg 5; "
+        "start_step 6 is unmeasured. Describe the video in the source prompt; change only what should change in "
+        "the target prompt."))
+    return out
+
+
 def all_graphs() -> dict:
-    """Every example workflow: :func:`graphs` (Flux, SD1.5) and :func:`demo_graphs`."""
-    return {**graphs(), **demo_graphs()}
+    """Every example workflow: :func:`graphs` (Flux, SD1.5), :func:`family_graphs` and :func:`demo_graphs`."""
+    return {**graphs(), **family_graphs(), **demo_graphs()}
 
 
 def renumber(graph: dict) -> dict:

@@ -30,6 +30,9 @@ STOCK = [
     # properties.models names (fetchFileSize, a HEAD request): without internet the fetch fails and the
     # dialog logs this (the example workflows name their downloads as ComfyUI's templates do)
     (re.compile(r"^error: Error fetching file size: TypeError: Failed to fetch"), "no internet here (model sizes)"),
+    # Load Video's preview of the video a workflow names: a fresh ComfyUI's input folder has example.png
+    # but no example.mp4 (the Wan 2.2 example's video is the user's own)
+    (re.compile(r"/api/view\?type=input&filename=example\.mp4&"), "the user's own input video"),
     # 1.49.x: a computed of the frontend's own (stack: settingStore -> vue computed) reads
     # app.rootGraph while the app is starting, before any extension's code runs
     (re.compile(r"^error: ComfyApp graph accessed before initialization"), "frontend start-up"),

@@ -419,3 +419,121 @@ AUDIO = {
                             why_absent="this ComfyUI has no ACE-Step 1.5 (comfy.supported_models.ACEStep15; added "
                                        "after 0.3.64)"),
 }
+
+
+# ---- the families of the example workflows of late 2026 (test_example_workflows.py) ---------------------
+#
+# ======================  =====================  ==============  =================  ===========================
+# model                   ComfyUI class          latent          ComfyUIs           how it is made
+# ======================  =====================  ==============  =================  ===========================
+# Z-Image-Turbo           ZImage (Lumina 2)      (B,16,H,W)      0.33+              ComfyUI's classes (*)
+# Flux.2 klein            Flux2                  (B,128,H,W)     0.33+              ComfyUI's classes (*)
+# Qwen-Image-Edit 2511    QwenImage              (B,16,1,H,W)    both               ComfyUI's classes (*), qwen_image
+# Wan 2.2 5B (TI2V)       WAN22_T2V              (B,48,T,H,W)    both               file -> UNETLoader
+# ======================  =====================  ==============  =================  ===========================
+#
+# (*) detection fixes the width of these (Z-Image: dim 3840; Flux.2: 48 heads of 128 = 6144; Qwen-Image:
+# 3072), so, as tiny_flux and qwen_image, each is built from ComfyUI's own supported_models class with a
+# small config, and the workflows' UNETLoader is replaced by a stand-in node that returns it. Wan 2.2 5B's
+# width is read from the keys, so its file goes through the stock UNETLoader (detected as WAN22_T2V).
+# The VAEs are ComfyUI's own classes, written as files that the stock VAELoader detects: Flux.2's
+# (AutoencoderKL with the 2x2 batch-norm latent; the encoder's width 128 is fixed, the decoder's is read:
+# 32), Qwen-Image's (Wan 2.1 VAE, width read from the keys: 16) and, for Wan 2.2, TAEHV with 48 latent
+# channels (ComfyUI's tiny Wan 2.2 autoencoder; 0.33+: 0.3.64 cannot load a Wan 2.2 VAE smaller than the
+# real 160-wide one). Z-Image uses the Flux VAE, as TAESD with 16 channels (taef1), as the Flux workflows.
+
+Z_IMAGE = dict(image_model="lumina2", patch_size=2, in_channels=16, dim=256, n_layers=1, n_refiner_layers=1,
+               n_heads=2, n_kv_heads=2, qk_norm=True, cap_feat_dim=2560, axes_dims=[32, 48, 48],
+               axes_lens=[1536, 512, 512], rope_theta=256.0, ffn_dim_multiplier=8.0 / 3.0, z_image_modulation=True,
+               time_scale=1000.0)
+
+# Flux.2 klein 4B's features (model_detection's flux2 branch), 1 head of 128: context 7680 = 3 x Qwen3-4B's 2560
+FLUX2_KLEIN = dict(image_model="flux2", in_channels=128, out_channels=128, vec_in_dim=None, context_in_dim=7680,
+                   hidden_size=128, mlp_ratio=3.0, num_heads=1, depth=1, depth_single_blocks=1,
+                   axes_dim=[32, 32, 32, 32], theta=2000, patch_size=1, qkv_bias=False, guidance_embed=False,
+                   global_modulation=True, mlp_silu_act=True, ops_bias=False, default_ref_method="index",
+                   ref_index_scale=10.0, txt_ids_dims=[3])
+
+WAN22_5B = dict(WAN21_T2V, in_dim=48, out_dim=48)
+
+# the context width of each text encoder the workflows load (CLIPLoader type -> width): seeded stand-ins
+TEXT_WIDTH = {"lumina2": 2560, "flux2": 7680, "qwen_image": 3584, "wan": 4096}
+
+
+def z_image(comfy):
+    """Z-Image(-Turbo) from ComfyUI's ``ZImage`` class; ``None`` where this ComfyUI has none."""
+    cls = getattr(comfy.supported, "ZImage", None)
+    if cls is None:
+        return None
+    model = _build(comfy, cls, _accepted_nextdit(Z_IMAGE), seed=40, scale=0.05)
+    assert type(model.model.model_config).__name__ == "ZImage"
+    return model
+
+
+def _accepted_nextdit(cfg: dict) -> dict:
+    from comfy.ldm.lumina.model import NextDiT
+
+    return _accepted(NextDiT, cfg)
+
+
+def flux2_klein(comfy):
+    """Flux.2 klein from ComfyUI's ``Flux2`` class; ``None`` where this ComfyUI has none."""
+    cls = getattr(comfy.supported, "Flux2", None)
+    if cls is None:
+        return None
+    import dataclasses
+
+    from comfy.ldm.flux.model import FluxParams
+
+    fields = {f.name for f in dataclasses.fields(FluxParams)}
+    model = _build(comfy, cls, {k: v for k, v in FLUX2_KLEIN.items() if k in fields or k == "image_model"},
+                   seed=41, scale=0.05)
+    assert type(model.model.model_config).__name__ == "Flux2"
+    return model
+
+
+def wan22_5b_file(comfy, model_dir: Path) -> str:
+    """A Wan 2.2 5B (TI2V) file: 48 latent channels; the stock UNETLoader detects WAN22_T2V."""
+    name = write_unet(comfy, model_dir, comfy.supported.WAN22_T2V, WAN22_5B, "tiny_wan22_5b.safetensors", seed=42,
+                      scale=0.04)
+    load_unet(comfy, model_dir, name, "WAN22_T2V")
+    return name
+
+
+def write_vae(model_dir: Path, name: str, module, seed: int, scale: float = 0.05, prefix: str = "") -> str:
+    from comfy_env import fill_
+    from safetensors.torch import save_file
+
+    fill_(module, seed, scale)
+    save_file({prefix + k: v.contiguous() for k, v in module.state_dict().items()}, str(model_dir / "vae" / name))
+    return name
+
+
+def taew22_file(model_dir: Path):
+    """TAEHV with 48 latent channels (VAELoader: taehv, Wan 2.2); ``None`` on a ComfyUI without TAEHV."""
+    try:
+        from comfy.taesd.taehv import TAEHV
+    except ImportError:
+        return None
+    return write_vae(model_dir, "tiny_taew22.safetensors", TAEHV(latent_channels=48), seed=43)
+
+
+def wan21_vae_file(model_dir: Path) -> str:
+    """The Wan 2.1 VAE (Qwen-Image's) at width 16: VAELoader reads the width from decoder.head.0.gamma."""
+    from comfy.ldm.wan.vae import WanVAE
+
+    vae = WanVAE(dim=16, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=2, attn_scales=[],
+                 temperal_downsample=[False, True, True], dropout=0.0)
+    return write_vae(model_dir, "tiny_qwen_image_vae.safetensors", vae, seed=44)
+
+
+def flux2_vae_file(model_dir: Path) -> str:
+    """Flux.2's VAE (AutoencoderKL, 32 latent channels, the 2x2 batch-norm latent = 128 channels at 1/16):
+    the encoder at its fixed width 128, the decoder at 32 (VAELoader reads it from decoder.conv_in)."""
+    from comfy.ldm.models.autoencoder import AutoencoderKL
+
+    dd = {"double_z": True, "z_channels": 32, "resolution": 256, "in_channels": 3, "out_ch": 3, "ch": 128,
+          "ch_mult": [1, 2, 4, 4], "num_res_blocks": 2, "attn_resolutions": [], "dropout": 0.0,
+          "batch_norm_latent": True}
+    vae = AutoencoderKL(embed_dim=32, ddconfig=dd, decoder_ddconfig=dict(dd, ch=32))
+    return write_vae(model_dir, "tiny_flux2_vae.safetensors", vae, seed=45, scale=0.02)
