@@ -64,6 +64,17 @@ MODEL_URLS = {
                                                "text_encoders"),
     "wan2.2_vae.safetensors": ("https://huggingface.co/Comfy-Org/Wan_2.2_ComfyUI_Repackaged/resolve/main/split_files/"
                                "vae/wan2.2_vae.safetensors", "vae"),
+    # the base models of the target_model workflows: Qwen-Image 2512 (template image_qwen_Image_2512), Flux.2
+    # klein 4B base (image_flux2_klein_image_edit_4b_base); the edit model Flux.1 Kontext dev
+    # (flux_kontext_dev_basic)
+    "qwen_image_2512_fp8_e4m3fn.safetensors": ("https://huggingface.co/Comfy-Org/Qwen-Image_ComfyUI/resolve/main/"
+                                               "split_files/diffusion_models/qwen_image_2512_fp8_e4m3fn.safetensors",
+                                               "diffusion_models"),
+    "flux-2-klein-base-4b-fp8.safetensors": ("https://huggingface.co/black-forest-labs/FLUX.2-klein-base-4b-fp8/resolve/"
+                                             "main/flux-2-klein-base-4b-fp8.safetensors", "diffusion_models"),
+    "flux1-dev-kontext_fp8_scaled.safetensors": ("https://huggingface.co/Comfy-Org/flux1-kontext-dev_ComfyUI/resolve/"
+                                                 "main/split_files/diffusion_models/"
+                                                 "flux1-dev-kontext_fp8_scaled.safetensors", "diffusion_models"),
 }
 # loader node -> its file-name inputs and the models folder each reads
 LOADERS = {
@@ -613,9 +624,102 @@ def family_graphs() -> dict:
     return out
 
 
+# ---- an instruction-edit model on the target branch (Sync-SDE Edit's target_model; issue 19) ----------------
+#
+# "model" = the base model with the source caption (what the image shows), "target_model" = the edit model
+# with the instruction and the source image as its reference (on the target prompt only), both driven by
+# the same Brownian increments. Each model loaded and conditioned as ComfyUI's template for it.
+
+KLEIN_BASE_PRESET = "Flux.2 klein base · sync-SDE (start unmeasured)"
+UNMEASURED_PAIR = ("This base + edit model pair is NOT measured on real weights (it runs in the tests on tiny "
+                   "random models only): start_step and cfg are starting points.")
+
+
+def target_model_graphs() -> dict:
+    """name -> (API graph, note text): base model on the source branch, edit model as target_model."""
+    out = {}
+
+    name = "qwen_image_edit_2511_target_model"
+    g = _loaders("qwen_image_2512_fp8_e4m3fn.safetensors", "qwen_2.5_vl_7b_fp8_scaled.safetensors", "qwen_image",
+                 "qwen_image_vae.safetensors")
+    g["1e"] = {"class_type": "UNETLoader", "inputs": {"unet_name": "qwen_image_edit_2511_fp8mixed.safetensors",
+                                                      "weight_dtype": "default"}}
+    g["11"] = {"class_type": "ModelSamplingAuraFlow", "inputs": {"model": ["1", 0], "shift": 3.1}}
+    g["11e"] = {"class_type": "ModelSamplingAuraFlow", "inputs": {"model": ["1e", 0], "shift": 3.1}}
+    g["13e"] = {"class_type": "CFGNorm", "inputs": {"model": ["11e", 0], "strength": 1.0}}
+    g["4"] = {"class_type": "LoadImage", "inputs": {"image": IMAGE}}
+    g["12"] = {"class_type": "FluxKontextImageScale", "inputs": {"image": ["4", 0]}}
+    g["5"] = {"class_type": "VAEEncode", "inputs": {"pixels": ["12", 0], "vae": ["3", 0]}}
+    g["6"] = {"class_type": "CLIPTextEncode", "inputs": {"text": "a photo of a cat sitting on a sofa",
+                                                         "clip": ["2", 0]}}
+    g["8"] = {"class_type": "CLIPTextEncode", "inputs": {"text": "", "clip": ["2", 0]}}
+    for node_id, text in (("7", "Change the cat into a dog."), ("7n", "")):
+        g[node_id] = {"class_type": "TextEncodeQwenImageEditPlus",
+                      "inputs": {"clip": ["2", 0], "prompt": text, "vae": ["3", 0], "image1": ["12", 0]}}
+        g[node_id + "m"] = {"class_type": "FluxKontextMultiReferenceLatentMethod",
+                            "inputs": {"conditioning": [node_id, 0], "reference_latents_method": "index_timestep_zero"}}
+    g["9"] = _settings(["11", 0], QWEN_EDIT_PRESET)
+    g["20"] = _sync_from_settings(["11", 0], ["6", 0], ["7m", 0], source_negative=["8", 0],
+                                  target_negative=["7nm", 0], target_model=["13e", 0])
+    g.update(_save("30", ["20", 0], ["3", 0], "qwen_image_edit_2511_target_model"))
+    out[name] = (g, (
+        "Sync-SDE Edit with an edit model on the target branch: model = Qwen-Image 2512 (the base model, loaded as "
+        "ComfyUI's Qwen-Image 2512 template: ModelSamplingAuraFlow 3.1) with the source CAPTION (describe the "
+        "image); target_model = Qwen-Image-Edit 2511 (as its template: shift 3.1 + CFGNorm 1, "
+        "TextEncodeQwenImageEditPlus with the source image and index_timestep_zero) with the INSTRUCTION. The "
+        "reference image reaches only the edit model. Both share the Qwen-Image latent and one Brownian path; the "
+        "edit is the difference of the two models' predictions. Negatives: the empty prompt of each model. "
+        f"Edit Settings' preset '{QWEN_EDIT_PRESET}': 40 steps, cfg 3, start_step 6. " + UNMEASURED_PAIR))
+
+    name = "flux2_klein_target_model"
+    g = _loaders("flux-2-klein-base-4b-fp8.safetensors", "qwen_3_4b.safetensors", "flux2", "flux2-vae.safetensors")
+    g["1e"] = {"class_type": "UNETLoader", "inputs": {"unet_name": "flux-2-klein-4b-fp8.safetensors",
+                                                      "weight_dtype": "default"}}
+    g["4"] = {"class_type": "LoadImage", "inputs": {"image": IMAGE}}
+    g["12"] = {"class_type": "ImageScaleToTotalPixels", "inputs": {"image": ["4", 0], "upscale_method": "nearest-exact",
+                                                                   "megapixels": 1.0, "resolution_steps": 1}}
+    g["5"] = {"class_type": "VAEEncode", "inputs": {"pixels": ["12", 0], "vae": ["3", 0]}}
+    g["6"] = {"class_type": "CLIPTextEncode", "inputs": {"text": "a photo of a cat sitting on a sofa",
+                                                         "clip": ["2", 0]}}
+    g["7"] = {"class_type": "CLIPTextEncode", "inputs": {"text": "Change the cat into a dog.", "clip": ["2", 0]}}
+    g["7r"] = {"class_type": "ReferenceLatent", "inputs": {"conditioning": ["7", 0], "latent": ["5", 0]}}
+    g["9"] = _settings(["1", 0], KLEIN_BASE_PRESET, latent=["5", 0])
+    g["20"] = _sync(["1", 0], ["6", 0], ["7r", 0], ["9", _SIGMAS], ["9", _START], target_model=["1e", 0])
+    g.update(_save("30", ["20", 0], ["3", 0], "flux2_klein_target_model"))
+    out[name] = (g, (
+        "Sync-SDE Edit with an edit model on the target branch: model = Flux.2 klein 4B BASE with the source "
+        "CAPTION (describe the image; no reference); target_model = Flux.2 klein 4B DISTILLED with the INSTRUCTION "
+        "and the source image as a ReferenceLatent (target prompt only). Both are Flux.2: one latent format, one "
+        "Brownian path; the edit is the difference of the two models' predictions. Loaded as ComfyUI's klein "
+        "templates (Qwen3-4B as flux2, the Flux.2 VAE, the image at 1 megapixel). Edit Settings' preset "
+        f"'{KLEIN_BASE_PRESET}' gives 20 steps (Flux2Scheduler: connect the latent) and start_step 3; cfg is 1 "
+        "on both (the distilled model takes no CFG, so no negatives). " + UNMEASURED_PAIR))
+
+    name = "flux1_kontext_target_model"
+    g = _flux_front({"6": "a photo of a cat sitting on a sofa"}, {"6": 2.5})
+    g["1e"] = {"class_type": "UNETLoader", "inputs": {"unet_name": "flux1-dev-kontext_fp8_scaled.safetensors",
+                                                      "weight_dtype": "default"}}
+    g["12"] = {"class_type": "FluxKontextImageScale", "inputs": {"image": ["4", 0]}}
+    g["5"]["inputs"]["pixels"] = ["12", 0]
+    g["7"] = {"class_type": "CLIPTextEncode", "inputs": {"text": "Change the cat into a dog.", "clip": ["2", 0]}}
+    g["7r"] = {"class_type": "ReferenceLatent", "inputs": {"conditioning": ["7", 0], "latent": ["5", 0]}}
+    g["7g"] = {"class_type": "FluxGuidance", "inputs": {"conditioning": ["7r", 0], "guidance": 2.5}}
+    g["20"] = _sync(["1", 0], ["6g", 0], ["7g", 0], ["10", 0], 4, target_model=["1e", 0])
+    g.update(_save("30", ["20", 0], ["3", 0], "flux1_kontext_target_model"))
+    out[name] = (g, (
+        "Sync-SDE Edit with an edit model on the target branch: model = Flux.1-dev with the source CAPTION "
+        "(describe the image); target_model = Flux.1 Kontext dev with the INSTRUCTION, conditioned as ComfyUI's "
+        "flux_kontext_dev_basic template: the image scaled by FluxKontextImageScale, a ReferenceLatent of it "
+        "(target prompt only), FluxGuidance 2.5 (the source prompt gets the same 2.5). One text encoder and VAE for "
+        "both; the edit is the difference of the two models' predictions. 28 steps (simple), start_step 4, cfg 1 "
+        "(the Flux.1-dev reference settings). " + UNMEASURED_PAIR))
+    return out
+
+
 def all_graphs() -> dict:
-    """Every example workflow: :func:`graphs` (Flux, SD1.5), :func:`family_graphs` and :func:`demo_graphs`."""
-    return {**graphs(), **family_graphs(), **demo_graphs()}
+    """Every example workflow: :func:`graphs` (Flux, SD1.5), :func:`family_graphs`, :func:`target_model_graphs`
+    and :func:`demo_graphs`."""
+    return {**graphs(), **family_graphs(), **target_model_graphs(), **demo_graphs()}
 
 
 def renumber(graph: dict) -> dict:

@@ -33,6 +33,9 @@ from zoo import TEXT_WIDTH
 WORKFLOWS = sorted((ROOT / "example_workflows").glob("*.json"))
 FAMILY_WORKFLOWS = ("z_image_turbo_sync_sde_edit", "flux2_klein_sync_sde_edit", "qwen_image_edit_2511_sync_sde_edit",
                     "wan22_5b_sync_sde_video_edit")
+# base model on the source branch, an instruction-edit model as Sync-SDE Edit's target_model
+TARGET_MODEL_WORKFLOWS = ("qwen_image_edit_2511_target_model", "flux2_klein_target_model",
+                          "flux1_kontext_target_model")
 DEMOS = [w for w in WORKFLOWS if w.stem.startswith("demo_")]
 MODEL_FILE_WORKFLOWS = [w for w in WORKFLOWS if w not in DEMOS]  # Flux, SD1.5: run with the test models
 TWINS = ROOT / "tests" / "integration" / "workflow_api"
@@ -47,9 +50,9 @@ def missing_family(comfy, stem: str) -> str:
     sup = comfy.supported
     if stem == "z_image_turbo_sync_sde_edit" and not hasattr(sup, "ZImage"):
         return "this ComfyUI has no Z-Image (comfy.supported_models.ZImage; added after 0.3.64)"
-    if stem == "flux2_klein_sync_sde_edit" and not hasattr(sup, "Flux2"):
+    if stem in ("flux2_klein_sync_sde_edit", "flux2_klein_target_model") and not hasattr(sup, "Flux2"):
         return "this ComfyUI has no Flux.2 (comfy.supported_models.Flux2; added after 0.3.64)"
-    if stem == "qwen_image_edit_2511_sync_sde_edit":
+    if stem in ("qwen_image_edit_2511_sync_sde_edit", "qwen_image_edit_2511_target_model"):
         spec = comfy.N["FluxKontextMultiReferenceLatentMethod"].INPUT_TYPES()["required"]["reference_latents_method"]
         options = spec[0] if isinstance(spec[0], list) else spec[1].get("options", [])
         if "index_timestep_zero" not in options:
@@ -64,6 +67,7 @@ def missing_family(comfy, stem: str) -> str:
 def test_there_are_example_workflows():
     names = {w.stem for w in WORKFLOWS}
     assert set(FAMILY_WORKFLOWS) <= names
+    assert set(TARGET_MODEL_WORKFLOWS) <= names
     assert {"flux_sync_sde_edit", "sd15_cycle_sde_reconstruct_and_edit", "sd15_one_inversion_three_edits",
             "sd15_masked_local_edit", "sd15_sde_drag", "flux_sde_drag", "sd15_sync_sde_lora_controlnet",
             "flux_flowedit_vs_sync_sde"} <= names
@@ -190,9 +194,12 @@ class ModelStandIn:
         return (STAND_IN_MODELS[name],)
 
 
-# the workflows' model files -> the test file, or the stand-in model (zoo.py), of the same family
+# the workflows' model files -> the test file, or the stand-in model (zoo.py), of the same family; a base
+# model and an edit model of one family (the target_model workflows) are two tiny models of it, seeded apart
 UNET_STAND_INS = {"z_image_turbo_bf16.safetensors": "z_image", "flux-2-klein-4b-fp8.safetensors": "flux2_klein",
-                  "qwen_image_edit_2511_fp8mixed.safetensors": "qwen_image"}
+                  "qwen_image_edit_2511_fp8mixed.safetensors": "qwen_image",
+                  "qwen_image_2512_fp8_e4m3fn.safetensors": "qwen_image_base",
+                  "flux-2-klein-base-4b-fp8.safetensors": "flux2_klein_base"}
 
 
 @pytest.fixture(scope="module")
@@ -219,6 +226,11 @@ def files(comfy, model_dir, sd15, sd15_file, sd15_lora, sd15_controlnet, workflo
     save_file({k: v.to(torch.bfloat16).contiguous() for k, v in net.state_dict().items()},
               str(model_dir / "diffusion_models" / "flux_min.safetensors"))
     del net
+    # Flux.1 Kontext dev: the same architecture (ComfyUI detects it as Flux), seeded apart from flux_min
+    net = build_model(comfy, comfy.supported.Flux, tiny_flux(comfy, **FLUX_MIN), seed=9).model.diffusion_model
+    save_file({k: v.to(torch.bfloat16).contiguous() for k, v in net.state_dict().items()},
+              str(model_dir / "diffusion_models" / "flux_min_kontext.safetensors"))
+    del net
     inp = tmp_path_factory.mktemp("input")
     img = Image.new("RGBA", (64, 64), (40, 60, 90, 255))
     ImageDraw.Draw(img).ellipse((10, 10, 34, 34), fill=(230, 180, 40, 255))
@@ -230,7 +242,9 @@ def files(comfy, model_dir, sd15, sd15_file, sd15_lora, sd15_controlnet, workflo
     # the families of late 2026 (zoo.py), where this ComfyUI has them
     import zoo
 
-    for name, build in (("z_image", zoo.z_image), ("flux2_klein", zoo.flux2_klein), ("qwen_image", zoo.qwen_image)):
+    for name, build in (("z_image", zoo.z_image), ("flux2_klein", zoo.flux2_klein), ("qwen_image", zoo.qwen_image),
+                        ("qwen_image_base", lambda c: zoo.qwen_image(c, seed=26)),
+                        ("flux2_klein_base", lambda c: zoo.flux2_klein(c, seed=51))):
         model = build(comfy)
         if model is not None:
             STAND_IN_MODELS[name] = model
@@ -244,6 +258,7 @@ def files(comfy, model_dir, sd15, sd15_file, sd15_lora, sd15_controlnet, workflo
     if taew22 is not None:
         vaes["wan2.2_vae.safetensors"] = taew22
     unets = {"flux1-dev.safetensors": "flux_min.safetensors",
+             "flux1-dev-kontext_fp8_scaled.safetensors": "flux_min_kontext.safetensors",
              "wan2.2_ti2v_5B_fp16.safetensors": zoo.wan22_5b_file(comfy, model_dir)}
     # a 5-frame 64x64 video (1 + 4 frames: Wan's VAEs encode 1 + 4k)
     import av

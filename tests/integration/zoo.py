@@ -214,9 +214,9 @@ def qwen_image_stock(comfy, model_dir: Path):
         (model_dir / "diffusion_models" / name).unlink()
 
 
-def qwen_image(comfy):
+def qwen_image(comfy, seed: int = 16):
     """Built from ComfyUI's classes, not loaded (see the module docstring: detection fixes the width)."""
-    model = build_model(comfy, comfy.supported.QwenImage, tiny_qwen_image(comfy), seed=16, scale=0.08)
+    model = build_model(comfy, comfy.supported.QwenImage, tiny_qwen_image(comfy), seed=seed, scale=0.08)
     assert type(model.model.model_config).__name__ == "QwenImage"
     return model
 
@@ -476,7 +476,7 @@ def _accepted_nextdit(cfg: dict) -> dict:
     return _accepted(NextDiT, cfg)
 
 
-def flux2_klein(comfy):
+def flux2_klein(comfy, seed: int = 41):
     """Flux.2 klein from ComfyUI's ``Flux2`` class; ``None`` where this ComfyUI has none."""
     cls = getattr(comfy.supported, "Flux2", None)
     if cls is None:
@@ -487,7 +487,7 @@ def flux2_klein(comfy):
 
     fields = {f.name for f in dataclasses.fields(FluxParams)}
     model = _build(comfy, cls, {k: v for k, v in FLUX2_KLEIN.items() if k in fields or k == "image_model"},
-                   seed=41, scale=0.05)
+                   seed=seed, scale=0.05)
     assert type(model.model.model_config).__name__ == "Flux2"
     return model
 
