@@ -15,7 +15,6 @@ of that family (``localize_variants``); budgets are those of each method run alo
 from __future__ import annotations
 
 import argparse
-import json
 import pathlib
 import sys
 import time
@@ -25,6 +24,7 @@ import torch
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
+import _store  # noqa: E402
 import bench as D  # noqa: E402
 import localize_variants as LV  # noqa: E402
 from digits_judge import Judge, l1, ssim  # noqa: E402
@@ -58,7 +58,7 @@ def settings(row):
 def run_all(models, rows, seeds, store, save, log=print):
     judge = Judge()
     x0, src, tgt = D.sources(D.N_SOURCES)
-    done = {(r["model"], r["method"], r["seed"], r["start"], tuple(r["guidance"])) for r in store["runs"]}
+    done = _store.done_keys(store["runs"], ("model", "method", "seed", "start", "guidance"))
     for name in models:
         model = load(name)
         mrows = [r for r in rows if r["family"] != "flowedit" or name == "flow"]
@@ -153,8 +153,7 @@ def markdown(store) -> str:
         L.append(f"| {r['model']} | {r['method']} | {r['seed']} | {r['start']} | {r['guidance'][0]:g}/"
                  f"{r['guidance'][1]:g} | {r['calls']} | {r['accuracy']:.3f} | {r['l1']:.4f} | {r['ssim']:.3f} | "
                  f"{r['seconds']:.1f} |")
-    if store.get("timing"):
-        L += ["", "Timing: " + json.dumps(store["timing"])]
+    L += _store.timing_lines(store)
     return "\n".join(L) + "\n"
 
 
@@ -167,21 +166,19 @@ def main():
     p.add_argument("--report", action="store_true")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    store = json.loads(OUT_JSON.read_text()) if OUT_JSON.exists() else {"runs": [], "timing": {}}
+    store = _store.load_store(OUT_JSON)
 
     def save():
-        OUT_JSON.parent.mkdir(parents=True, exist_ok=True)
-        OUT_JSON.write_text(json.dumps(store, indent=0) + "\n")
-        OUT_MD.write_text(markdown(store))
+        _store.save_store_and_report(store, OUT_JSON, OUT_MD, markdown, atomic=False)
 
     if args.report:
         save()
         return
     t0 = time.time()
     run_all(args.models, [parse_row(r) for r in args.rows], args.seeds, store, save, log=lambda s: print(s, flush=True))
-    store["timing"][f"{'+'.join(args.models)} seeds {args.seeds} rows {len(args.rows)}"] = round(time.time() - t0)
+    _store.record_timing(store, f"{'+'.join(args.models)} seeds {args.seeds} rows {len(args.rows)}", t0)
     save()
-    print(f"wrote {OUT_JSON} and {OUT_MD} in {time.time() - t0:.0f}s", flush=True)
+    _store.print_written(OUT_JSON, OUT_MD, t0)
 
 
 if __name__ == "__main__":

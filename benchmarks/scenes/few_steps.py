@@ -33,6 +33,7 @@ import torch
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
+import _store  # noqa: E402
 import bench as B  # noqa: E402
 import localize_sweep as LS  # noqa: E402
 from bench_common import run_flowedit, sync_sde  # noqa: E402
@@ -83,7 +84,7 @@ def to_runs(store, relabel=True) -> list:
 
 # --- running ----------------------------------------------------------------------------------------------
 def measure(model, es, store, step_counts, seeds, guidance, only=None, log=print, on_setting=None):
-    done = {(r["steps"], r["method"], r["seed"], r["start"], tuple(r["guidance"])) for r in store["runs"]}
+    done = _store.done_keys(store["runs"], ("steps", "method", "seed", "start", "guidance"))
     for seed in seeds:
         for n in step_counts:
             for g in guidance:
@@ -293,8 +294,7 @@ def markdown(store) -> str:
         L.append(f"| {rec['steps']} | {r.method} | {r.seed} | {r.start} | {r.sigma:.3f} | "
                  f"{r.guidance[0]:g}/{r.guidance[1]:g} | {r.calls} | {r.accuracy():.3f} | " + " | ".join(per)
                  + f" | {_f(r.pres(), 4)} | {_f(r.pres('l1'), 4)} | {r.seconds:.1f} |")
-    if store.get("timing"):
-        L += ["", "Timing: " + json.dumps(store["timing"])]
+    L += _store.timing_lines(store)
     return "\n".join(L) + "\n"
 
 
@@ -311,10 +311,10 @@ def main():
     p.add_argument("--md", type=pathlib.Path, default=OUT_MD)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    store = LS.load_store(args.json)
+    store = _store.load_store(args.json, LS.empty_store())
     if args.report:
         store["check"] = committed_check(store)
-        args.md.write_text(markdown(store))
+        _store.write_report(store, args.md, markdown)
         return
     if args.only and set(args.only) - set(METHODS):
         p.error(f"--only: unknown {sorted(set(args.only) - set(METHODS))}; choose from {list(METHODS)}")
@@ -326,16 +326,15 @@ def main():
 
     def flush():
         store["check"] = committed_check(store)
-        LS.save_store(store, args.json)
-        args.md.write_text(markdown(store))
+        _store.save_store_and_report(store, args.json, args.md, markdown)
 
     measure(model, es, store, args.steps, args.seeds, guidance, only=args.only,
             log=lambda s: print(s, flush=True), on_setting=flush)
     key = f"steps {' '.join(map(str, args.steps))}, seeds {' '.join(map(str, args.seeds))}" + (
         f", only {', '.join(args.only)}" if args.only else "")
-    store["timing"][key + "_s"] = round(time.time() - t_all)
+    _store.record_timing(store, key + "_s", t_all)
     flush()
-    print(f"wrote {args.json} and {args.md} in {time.time() - t_all:.0f}s", flush=True)
+    _store.print_written(args.json, args.md, t_all)
 
 
 if __name__ == "__main__":

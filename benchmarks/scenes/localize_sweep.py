@@ -33,6 +33,7 @@ import torch
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
+import _store  # noqa: E402
 import bench as B  # noqa: E402
 import localize_variants as LV  # noqa: E402
 from bench_common import grid  # noqa: E402
@@ -94,18 +95,10 @@ def committed_runs(store, path=COMMITTED) -> list:
     return out
 
 
-# --- storage ------------------------------------------------------------------------------------------
-def load_store(path=OUT_JSON) -> dict:
-    if path.exists():
-        return json.loads(path.read_text())
+# --- storage (load / save: _store) ---------------------------------------------------------------------
+def empty_store() -> dict:
+    """A new store (few_steps keeps the same layout)."""
     return {"runs": [], "checks": {}, "timing": {}}
-
-
-def save_store(store, path=OUT_JSON):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(store, indent=0) + "\n")
-    tmp.replace(path)
 
 
 def run_record(row, k, g, seed, sigma, calls, evals, success, ssim, l1, secs) -> dict:
@@ -156,7 +149,7 @@ def checks(model, es, seed=0, k=20, g=(2.0, 2.0), n=12, t=0.5) -> dict:
 
 
 def sweep(model, es, rows, seeds, store, log=print, on_setting=None):
-    done = {(r["method"], r["seed"], r["start"], tuple(r["guidance"])) for r in store["runs"]}
+    done = _store.done_keys(store["runs"], ("method", "seed", "start", "guidance"))
     n = len(es.x0)
     all_settings = list(dict.fromkeys(s for row in rows for s in settings(row)))
     for seed in seeds:
@@ -365,8 +358,7 @@ def markdown(store) -> str:
         L.append(f"| {r.method} | {r.seed} | {r.start} | {r.guidance[0]:g}/{r.guidance[1]:g} | {r.calls} | "
                  f"{r.net_evals:g} | {r.accuracy():.3f} | " + " | ".join(per)
                  + f" | {_f(r.pres())} | {_f(r.pres('l1'), 4)} | {r.seconds:.1f} |")
-    if store.get("timing"):
-        L += ["", "Timing: " + json.dumps(store["timing"])]
+    L += _store.timing_lines(store)
     return "\n".join(L) + "\n"
 
 
@@ -385,9 +377,9 @@ def main():
     p.add_argument("--md", type=pathlib.Path, default=OUT_MD)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    store = load_store(args.json)
+    store = _store.load_store(args.json, empty_store())
     if args.report:
-        args.md.write_text(markdown(store))
+        _store.write_report(store, args.md, markdown)
         return
     t_all = time.time()
     model = B.load(B.WEIGHTS, B.WEIGHTS.with_suffix(".json"))
@@ -402,13 +394,12 @@ def main():
         rows = [r for r in rows if r["name"] in args.only]
 
     def flush():
-        save_store(store, args.json)
-        args.md.write_text(markdown(store))
+        _store.save_store_and_report(store, args.json, args.md, markdown)
 
     sweep(model, es, rows, tuple(args.seeds), store, log=lambda s: print(s, flush=True), on_setting=flush)
-    store["timing"][f"{args.phase}_{args.t:g}_s"] = round(time.time() - t_all)
+    _store.record_timing(store, f"{args.phase}_{args.t:g}_s", t_all)
     flush()
-    print(f"wrote {args.json} and {args.md} in {time.time() - t_all:.0f}s", flush=True)
+    _store.print_written(args.json, args.md, t_all)
 
 
 if __name__ == "__main__":

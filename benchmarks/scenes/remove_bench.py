@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import math
 import pathlib
 import sys
@@ -39,6 +38,7 @@ import torch
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
+import _store  # noqa: E402
 import bench as B  # noqa: E402
 import localize_variants as LV  # noqa: E402
 import scene_data as sd  # noqa: E402
@@ -118,7 +118,7 @@ def run_all(model, rws, seeds, store, save, log=print):
                             "ssim_out": float(sj.masked_ssim(gt, x0, keep).mean()),
                             "l1_out": float(sj.masked_l1(gt, x0, keep).mean()),
                             "objects": [len(s["objects"]) for s, _, _ in items]}
-    done = {(r["row"], r["seed"], r["start"]) for r in store["runs"]}
+    done = _store.done_keys(store["runs"], ("row", "seed", "start"))
     for seed in seeds:
         for k in STARTS:
             todo = [r for r in rws if (r["name"], seed, k) not in done]
@@ -185,8 +185,7 @@ def markdown(store) -> str:
             cells.append(f"{b['start']}, {b['success']:.2f}, {b['ssim_out']:.3f}, {b['l1_out']:.4f}")
         mean = sum(succ) / len(succ) if succ else math.nan
         L.append(f"| {n} | " + " | ".join(cells) + f" | {mean:.2f} |")
-    if store.get("timing"):
-        L += ["", "Timing: " + json.dumps(store["timing"])]
+    L += _store.timing_lines(store)
     return "\n".join(L) + "\n"
 
 
@@ -199,12 +198,10 @@ def main():
     p.add_argument("--report", action="store_true")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    store = json.loads(OUT_JSON.read_text()) if OUT_JSON.exists() else {"runs": [], "timing": {}}
+    store = _store.load_store(OUT_JSON)
 
     def save():
-        OUT_JSON.parent.mkdir(parents=True, exist_ok=True)
-        OUT_JSON.write_text(json.dumps(store, indent=0) + "\n")
-        OUT_MD.write_text(markdown(store))
+        _store.save_store_and_report(store, OUT_JSON, OUT_MD, markdown, atomic=False)
 
     if args.report:
         save()
@@ -215,9 +212,9 @@ def main():
     if args.only:
         rws = [r for r in rws if r["name"] in args.only]
     run_all(model, rws, args.seeds, store, save, log=lambda s: print(s, flush=True))
-    store["timing"][f"seeds {args.seeds} rows {len(rws)}"] = round(time.time() - t0)
+    _store.record_timing(store, f"seeds {args.seeds} rows {len(rws)}", t0)
     save()
-    print(f"wrote {OUT_JSON} and {OUT_MD} in {time.time() - t0:.0f}s", flush=True)
+    _store.print_written(OUT_JSON, OUT_MD, t0)
 
 
 if __name__ == "__main__":
