@@ -48,6 +48,45 @@ def _copy_paste_inputs():
     ]
 
 
+MOVES = ("as drawn", "windows", "region")
+FILL_OPTIONS = {"unit (paper)": "unit", "path level": "path"}
+
+
+def _fill_input():
+    return io.Combo.Input("fill", options=list(FILL_OPTIONS), default="unit (paper)", tooltip=(
+        "The fresh noise put where content leaves (the source window, or the area a region vacates). "
+        "'unit (paper)': unit variance, the paper's; at a low t0 that is far more noise than the schedule has "
+        "there (2.5x at t0 0.3) and can leave speckle. 'path level': the noise level the path has at t0, so the "
+        "vacated area looks like the rest of the noisy image."))
+
+
+def _move_inputs():
+    return [
+        io.Combo.Input("move", options=list(MOVES), default="as drawn", tooltip=(
+            "What moves. 'windows': SDE-Drag's (2r+1)-cell window around each arrow's start is pasted at its end "
+            "(the paper). 'region': the MASK input is the region to move as a whole by the arrows' map (1 arrow "
+            "moves it, 2 also rotate and scale it, 3 or more give an affine map); the edit is bounded to the "
+            "region and where it lands, grown by region_margin, and is exact outside. 'as drawn': the mode set "
+            "in Drag Points' editor (windows for points from other nodes).")),
+        _fill_input(),
+        io.Int.Input("region_margin", default=1, min=-1, max=64, tooltip=(
+            "Region move only: latent cells around the region and where it lands that may also change, so the "
+            "edges blend (exact outside them). -1 = the whole image may change.")),
+    ]
+
+
+def resolve_move(move: str, points: DragPoints) -> str:
+    if move not in MOVES:
+        raise ValueError(f"move: expected one of {', '.join(MOVES)}, got {move!r}")
+    return points.mode if move == "as drawn" else move
+
+
+def resolve_fill(fill: str) -> str:
+    if fill not in FILL_OPTIONS:
+        raise ValueError(f"fill: expected one of {', '.join(FILL_OPTIONS)}, got {fill!r}")
+    return FILL_OPTIONS[fill]
+
+
 def _check_image_plane(latent: torch.Tensor, name: str = "latent") -> None:
     """Refuse, naming ``name``, a latent without an image plane: a time latent ``(B, C, T)`` (audio)."""
     if latent.ndim < 4:
@@ -124,20 +163,25 @@ class CopyPasteLatents(io.ComfyNode):
                 _drag_points_input(),
                 *_copy_paste_inputs(),
                 seed_input(),
+                _fill_input(),
             ],
             outputs=[PathType.Output(display_name="PATH", tooltip="The path with its pasted starting state.")],
         )
 
     @classmethod
-    def execute(cls, path, drag_points, alpha=1.1, beta=0.3, r=5, seed=0) -> io.NodeOutput:
+    def execute(cls, path, drag_points, alpha=1.1, beta=0.3, r=5, seed=0, fill="unit (paper)") -> io.NodeOutput:
         if not isinstance(path, SourcePath):
             raise ValueError("path: expected the PATH output of a Forward Noising node")
         x = path.path.points[0] if path.start is None else path.start
         _check_image_plane(x, "path")
         p = parse_drag_points(drag_points)
+        if p.mode == "region":
+            raise ValueError("drag_points: drawn in the editor's region mode; Copy-Paste Latents moves windows. "
+                             "Use SDE Drag (move: as drawn or region) to move a region, or switch the editor to "
+                             "Points")
         src, tgt = _cells(p, x)
         start = copy_paste_noisy(x, path.path.sigmas[0], path.path.family, src, tgt, alpha=alpha, beta=beta,
-                                 r=r, seed=seed)
+                                 r=r, seed=seed, fill=resolve_fill(fill))
         return io.NodeOutput(dataclasses.replace(path, start=start))
 
 
@@ -173,6 +217,7 @@ class SDEDrag(io.ComfyNode):
                 seed_input(),
                 solver_input(),
                 batch_branches_input("the path and the dragged latent (one prompt)", ""),
+                *_move_inputs(),
             ],
             outputs=[io.Latent.Output(display_name="LATENT", tooltip="The dragged latent.")],
         )
@@ -180,11 +225,16 @@ class SDEDrag(io.ComfyNode):
     @classmethod
     def execute(cls, model, positive, latent, drag_points, negative=None, mask=None, t0=0.6, steps=100,
                 drag_step=2.0, alpha=1.1, beta=0.3, r=5, cfg_max=3.0, seed=0, solver="posterior",
-                batch_branches=True) -> io.NodeOutput:
+                batch_branches=True, move="as drawn", fill="unit (paper)", region_margin=1) -> io.NodeOutput:
         samples = bridge.latent_samples(model, latent)
         _check_image_plane(samples)
         p = parse_drag_points(drag_points)
+        move = resolve_move(move, p)
+        fill = resolve_fill(fill)
         src, tgt = _cells(p, samples)
+        if move == "region" and mask is None and latent.get("noise_mask") is None:
+            raise ValueError("mask: move 'region' moves the masked region; connect Drag Points' MASK (paint the "
+                             "region in its editor) or another MASK, or set move to windows")
         if negative is None and cfg_max > 1.0:
             raise ValueError(f"negative: cfg_max {cfg_max:g} needs a negative prompt (an empty CLIP Text Encode "
                              "works), or set cfg_max to 1")
@@ -195,10 +245,21 @@ class SDEDrag(io.ComfyNode):
         m = edit_mask(mask, latent, samples, model)
         family = bridge.noise_family(model)
 
+        if move == "region":  # continuous cells: rotation and scale need more than whole cells
+            if not bool((m >= 0.5).any()):
+                raise ValueError("mask: the region is empty at latent size (no latent cell is at least half white); "
+                                 "paint the region to move (white = move)")
+            arrows = p.cell_coords(samples.shape[-1], samples.shape[-2])
+            where = dict(region=m, mask=None, margin=None if region_margin < 0 else region_margin)
+        else:
+            arrows, where = (src, tgt), dict(mask=m)
+
         def edit(ctx, x0, sig):
+            placed = {k: bridge.to_device(v, ctx.device) if isinstance(v, torch.Tensor) else v
+                      for k, v in where.items()}
             # the CFG schedule is set per call: both halves of a batched call share one branch
-            return sde_drag(x0, sig, family, ctx.denoiser("source", cfg_at.__getitem__), src, tgt, step=drag_step,
-                            alpha=alpha, beta=beta, r=r, seed=seed, mask=bridge.to_device(m, ctx.device),
+            return sde_drag(x0, sig, family, ctx.denoiser("source", cfg_at.__getitem__), *arrows, step=drag_step,
+                            alpha=alpha, beta=beta, r=r, seed=seed, fill=fill, **placed,
                             solver=solver, callback=ctx.step,
                             denoise_both=(lambda x, y, sigma: ctx.pair(x, y, sigma, cfg_at[sigma]))
                             if batch_branches else None)
@@ -215,7 +276,9 @@ class SDEDrag(io.ComfyNode):
         many = [f"lower t0 (now {t0:g})", f"lower cfg_max (now {cfg_max:g})",
                 "put a LoRA loader (trained on the image) before the model input to hold the identity"]
         few, many = mask_advice(m, few, many)
-        if m is not None:
+        if move == "region":
+            few[-1] = "make sure the painted region covers what should move (the arrows only set the map)"
+        elif m is not None:
             few[-1] = "make sure the mask's white area covers both ends of every arrow"
         return log_hint("SDE Drag", samples, out, m, few, many)
 

@@ -3,7 +3,8 @@ and the editor's painted mask. Pure Python + torch; no ComfyUI import.
 
 A ``DragPoints`` value is what the ``DRAG_POINTS`` type carries between nodes: source and target
 points in IMAGE pixels ``(x, y)``, paired by index, plus the image size they were placed on
-(when known).
+(when known) and the editor's mode: ``"windows"`` (SDE-Drag's point windows, the default) or
+``"region"`` (the painted region moves as a whole by the arrows' map).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Optional
 import torch
 
 Point = tuple[float, float]
+MODES = ("windows", "region")
 
 
 @dataclass(frozen=True)
@@ -24,10 +26,26 @@ class DragPoints:
     targets: tuple[Point, ...]
     width: Optional[int] = None
     height: Optional[int] = None
+    mode: str = "windows"
 
     def to_json(self) -> str:
-        return json.dumps({"sources": [list(p) for p in self.sources], "targets": [list(p) for p in self.targets],
-                           "width": self.width, "height": self.height})
+        data = {"sources": [list(p) for p in self.sources], "targets": [list(p) for p in self.targets],
+                "width": self.width, "height": self.height}
+        if self.mode != "windows":
+            data["mode"] = self.mode
+        return json.dumps(data)
+
+    def cell_coords(self, cols: int, rows: int):
+        """The points as continuous latent-cell coordinates (``x * cols / width``): region drag's
+        arrows, where rotation and scale need more than whole cells. Points are checked as in
+        :meth:`cells`."""
+        self.cells(cols, rows)
+        width, height = self.width or cols * 8, self.height or rows * 8
+
+        def at(p):
+            return (p[0] * cols / width, p[1] * rows / height)
+
+        return [at(p) for p in self.sources], [at(p) for p in self.targets]
 
     def cells(self, cols: int, rows: int, name: str = "drag_points"):
         """Latent cells of an image of ``width x height`` pixels (default: 8 pixels per cell)
@@ -82,7 +100,7 @@ def parse_drag_points(value, targets=None, name: str = "drag_points", allow_empt
 
     * ``DragPoints`` (passed through);
     * ``{"sources": [[x, y], ...], "targets": [[x, y], ...]}`` (what the drag editor stores),
-      optionally with ``"width"`` / ``"height"``;
+      optionally with ``"width"`` / ``"height"`` and ``"mode"`` (``"windows"`` or ``"region"``);
     * ``[[sx, sy, tx, ty], ...]`` or ``[[[sx, sy], [tx, ty]], ...]``;
     * a flat point list ``[{"x": .., "y": ..}, ...]`` (KJNodes PointsEditor coordinates) read as
       consecutive source, target pairs;
@@ -99,12 +117,16 @@ def parse_drag_points(value, targets=None, name: str = "drag_points", allow_empt
         return _checked(DragPoints(tuple(src), tuple(tgt)), name, allow_empty)
     data = _load(value, name)
     width = height = None
+    mode = "windows"
     if isinstance(data, dict):
         if "sources" not in data or "targets" not in data:
             raise ValueError(f"{name}: a JSON object needs 'sources' and 'targets' lists")
         src = [_point(p, name) for p in data["sources"]]
         tgt = [_point(p, name) for p in data["targets"]]
         width, height = data.get("width"), data.get("height")
+        mode = data.get("mode", "windows")
+        if mode not in MODES:
+            raise ValueError(f"{name}: \"mode\" must be one of {', '.join(MODES)}, got {mode!r}")
     elif isinstance(data, (list, tuple)):
         if data and all(isinstance(p, (list, tuple)) and len(p) == 4 for p in data):
             src = [_point(p[:2], name) for p in data]
@@ -121,7 +143,8 @@ def parse_drag_points(value, targets=None, name: str = "drag_points", allow_empt
             src, tgt = pts[0::2], pts[1::2]
     else:
         raise ValueError(f"{name}: expected drag points (a JSON object or list), got {type(data).__name__}")
-    return _checked(DragPoints(tuple(src), tuple(tgt), _int_or_none(width), _int_or_none(height)), name, allow_empty)
+    return _checked(DragPoints(tuple(src), tuple(tgt), _int_or_none(width), _int_or_none(height), mode), name,
+                    allow_empty)
 
 
 def _int_or_none(v):

@@ -22,10 +22,11 @@ from .analytic import GaussianMixture
 from .baselines import edit_friendly_ddpm, flowedit, ode_invert, ode_sample, sde_sample, sdedit
 from .coupled import Increments, backward_increments, coupled_sample, reconstruct, release_schedule, sync_sde_edit
 from .cycle import cycle_sde_invert, cycle_sde_sample
-from .drag import copy_paste, copy_paste_noisy, drag_schedule, pixels_to_cells
+from .drag import (FILLS, arrow_transform, copy_paste, copy_paste_noisy, dilate_cells, drag_schedule, path_noise_std,
+                   pixels_to_cells, region_move, region_move_noisy, warp_region, window_radius)
 from .path import PATH_KINDS, BrownianPath, forward_path, subsample_path
 from .schedule import SOLVERS, NoiseFamily, StepCoefficients, step_coefficients
-from .sde_drag import drag_iterations, sde_drag
+from .sde_drag import drag_iterations, region_plan, sde_drag
 
 __all__ = [
     "NoiseFamily",
@@ -56,5 +57,14 @@ __all__ = [
     "pixels_to_cells",
     "sde_drag",
     "drag_iterations",
+    "FILLS",
+    "path_noise_std",
+    "arrow_transform",
+    "warp_region",
+    "region_move",
+    "region_move_noisy",
+    "dilate_cells",
+    "region_plan",
+    "window_radius",
     "GaussianMixture",
 ]

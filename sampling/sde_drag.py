@@ -9,21 +9,26 @@ by the path's structured increments, starting from the pasted state. In differen
 
 so a mask ``M`` (1 = editable) keeps everything outside it equal to the current latent exactly,
 and an iteration in which nothing moves costs nothing and changes nothing.
+
+Region drag (beyond the paper, docs/ALGORITHMS.md section 4.3) replaces the windows by a whole
+masked region moved by the map the arrows define (:func:`arrow_transform`), warped cell by cell in
+the noisy latent; the same coupled reverse SDE fills the vacated area and blends the edges.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import torch
 
 from ._util import Denoiser, PairDenoiser, StepCallback, check_latent, denoise_pair
 from .coupled import difference_form
-from .drag import copy_paste_noisy, drag_schedule
+from .drag import arrow_transform, copy_paste_noisy, dilate_cells, drag_schedule, region_move_noisy
 from .path import forward_path
 from .schedule import NoiseFamily, as_sigma_list, check_solver, step_coefficients
 
-__all__ = ["sde_drag", "drag_iterations"]
+__all__ = ["sde_drag", "drag_iterations", "region_plan"]
 
 
 def drag_iterations(sources, targets, step: float = 2.0):
@@ -52,6 +57,9 @@ def sde_drag(
     alpha: float = 1.1,
     beta: float = 0.3,
     r: int = 5,
+    fill: str = "unit",
+    region: Optional[torch.Tensor] = None,
+    margin: Optional[int] = 1,
     denoise_both: Optional[PairDenoiser] = None,
     callback: Optional[StepCallback] = None,
 ) -> torch.Tensor:
@@ -68,6 +76,15 @@ def sde_drag(
         step: drag step size in latent cells: ``m = round(L / step)`` iterations (all pairs
             move together, see :func:`drag_schedule`).
         alpha, beta, r: copy-paste strength, source-window retention and window half-width.
+        fill: the vacated area's fresh noise, ``"unit"`` (the paper's) or ``"path"`` (the path's
+            own noise level at ``t0``; no speckle at a low ``t0``), see :func:`copy_paste_noisy`.
+        region: optional mask of the region to move as a whole (region drag; cells >= 1/2 are
+            inside; ``r`` is then unused). The arrows give the map: one a translation, two a
+            similarity (rotation and scale too), three or more an affine map, in latent cells
+            (fractional cells allowed). ``round(L / step)`` iterations move it along the straight
+            interpolation of the map.
+        margin: region drag only: the edit is bounded to the region and its image grown by this
+            many cells (times ``mask``), and is exact outside; ``None`` = unbounded.
         denoise_both: optional batched ``(x_path, y_drag, sigma) -> (D(x), D(y))``.
         callback: per reverse step, with ``i``/``total`` counted over all iterations and
             ``iteration`` / ``iterations`` added.
@@ -81,16 +98,69 @@ def sde_drag(
     sig = as_sigma_list(sigmas, family)
     coeffs = step_coefficients(family, sig, solver)  # every iteration runs on the same grid
     steps = len(sig) - 1
-    plan = drag_iterations(sources, targets, step)
     denoise_step = _same_prompt(denoise, denoise_both, sig)
+    if region is not None:
+        return _region_drag(x0, sig, family, coeffs, denoise_step, sources, targets, region, seed=seed, mask=mask,
+                            step=step, alpha=alpha, beta=beta, fill=fill, margin=margin, callback=callback)
+    plan = drag_iterations(sources, targets, step)
     current = x0
     for k, (src_k, tgt_k) in enumerate(plan):
         path = forward_path(current, sig, family, seed=seed + 2 * k)
         start = copy_paste_noisy(path.points[0], path.sigmas[0], family, src_k, tgt_k, alpha=alpha, beta=beta,
-                                 r=r, seed=seed + 2 * k + 1)
+                                 r=r, seed=seed + 2 * k + 1, fill=fill)
         current = difference_form(path, coeffs, denoise_step, mask=mask, delta0=start - path.points[0],
                                   callback=_iteration_callback(callback, k, steps, len(plan)))
     return current
+
+
+def region_plan(sources, targets, step: float = 2.0) -> list:
+    """Region drag's per-iteration maps ``T_k`` (2x3, cells): ``m = round(L / step)`` (at least 1)
+    steps along ``I + (k / m)(A - I)``, each ``T_{k+1} T_k^-1``; ``L`` = the longest arrow.
+
+    With one iteration this is the arrows' map itself (:func:`arrow_transform`); with only
+    zero-length arrows it is empty."""
+    import math
+
+    full = arrow_transform(sources, targets)
+    if not (step > 0):
+        raise ValueError(f"step: the drag step size must be > 0 latent cells, got {step}")
+    longest = max(math.hypot(float(t[0]) - float(s[0]), float(t[1]) - float(s[1])) for s, t in zip(sources, targets))
+    if longest == 0.0:
+        return []  # every arrow has zero length: nothing moves, nothing is evaluated
+    m = max(1, int(math.floor(longest / step + 0.5)))
+    if m == 1:
+        return [full]
+    eye = torch.eye(3, dtype=torch.float64)
+    a = torch.cat([full, torch.tensor([[0.0, 0.0, 1.0]], dtype=torch.float64)])
+    at = [eye + (k / m) * (a - eye) for k in range(m + 1)]
+    return [(at[k + 1] @ torch.linalg.inv(at[k]))[:2] for k in range(m)]
+
+
+def _region_drag(x0, sig, family, coeffs, denoise_step, sources, targets, region, *, seed, mask, step, alpha, beta,
+                 fill, margin, callback):
+    plan = region_plan(sources, targets, step)
+    steps = len(sig) - 1
+    inside = region
+    current = x0
+    for k, matrix in enumerate(plan):
+        path = forward_path(current, sig, family, seed=seed + 2 * k)
+        start, union = region_move_noisy(path.points[0], path.sigmas[0], family, inside, matrix, alpha=alpha,
+                                         beta=beta, seed=seed + 2 * k + 1, fill=fill)
+        bound = None if margin is None else dilate_cells(union, margin).to(x0.dtype)
+        m = bound if mask is None else (mask if bound is None else bound * mask)
+        current = difference_form(path, coeffs, denoise_step, mask=m, delta0=start - path.points[0],
+                                  callback=_iteration_callback(callback, k, steps, len(plan)))
+        if k + 1 < len(plan):
+            inside = _moved_region(inside, path.points[0], matrix)
+    return current
+
+
+def _moved_region(inside, like, matrix):
+    """The region after an iteration: its image under ``matrix`` (nearest cells, inside the plane)."""
+    from .drag import warp_region
+
+    region = inside.to(torch.float32).expand(like.shape).contiguous()
+    return warp_region(region, region, matrix)[1]
 
 
 def _same_prompt(denoise: Denoiser, denoise_both: Optional[PairDenoiser], sigmas):

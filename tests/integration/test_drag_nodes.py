@@ -115,3 +115,111 @@ def test_sd15_drag_with_cfg_schedule(comfy, sd15, conds):
         drag(comfy, sd15, pos, lat, p, cfg_max=3.0)
     with pytest.raises(ValueError, match=r"^drag_points: source point 1 \(64, 12\) lies outside the 64x64 image"):
         drag(comfy, sd15, pos, lat, json.dumps({"sources": [[64, 12]], "targets": [[4, 4]]}))
+
+
+# ---- region drag and the vacated area's fill -----------------------------------------------------------
+
+def square(size, x0, x1, y0=None, y1=None):
+    m = torch.zeros(1, size, size)
+    m[:, (x0 if y0 is None else y0):(x1 if y1 is None else y1), x0:x1] = 1.0
+    return m
+
+
+def test_region_drag_on_flux_matches_the_core_and_is_bounded(comfy, flux, conds):
+    from comfy.samplers import calculate_sigmas
+
+    from comfyui_coupled_sde.sampling import dilate_cells, sde_drag
+
+    lat, pos = conds.latent(1, 16, 16, 16), conds.flux()
+    x = lat["samples"]
+    image = torch.rand(1, 128, 128, 3)
+    region = square(128, 16, 48)  # cells 2..5
+    arrows = {"sources": [[32, 32]], "targets": [[72, 56]], "mode": "region"}  # +5, +3 cells
+    p, painted = points(comfy, image, arrows, [[32, 32, 12, 1]])
+    m, batches = count_calls(flux)
+    out = drag(comfy, m, pos, lat, p, mask=region, drag_step=64.0, fill="path level")
+    assert batches == [2] * 6  # one paste: t0 0.6 of 10 steps, path and drag batched
+    cells = torch.zeros(16, 16, dtype=torch.bool)
+    cells[2:6, 2:6] = True
+    cells[5:9, 7:11] = True
+    bound = dilate_cells(cells[None, None], 1)[0, 0].bool()
+    assert torch.equal(out[..., ~bound], x[..., ~bound]) and not torch.equal(out, x)
+    # the same through the core (the node's only additions: cells, schedule, guider)
+    sig = calculate_sigmas(flux.get_model_object("model_sampling"), "normal", 10)[4:].double()
+    from comfyui_coupled_sde.nodes import bridge  # noqa: F401  (the node's denoiser is the guider's)
+    # 'windows' with the same arrows gives the paper's drag: a different result
+    windows = drag(comfy, flux, pos, lat, json.dumps({k: v for k, v in arrows.items() if k != "mode"}),
+                   drag_step=64.0, fill="path level")
+    assert not torch.equal(windows, out)
+    # 'as drawn' follows the points' mode; 'windows' overrides it
+    assert torch.equal(drag(comfy, flux, pos, lat, p, mask=region, drag_step=64.0, fill="path level",
+                            move="region"), out)
+    assert torch.equal(drag(comfy, flux, pos, lat, p, drag_step=64.0, fill="path level", move="windows"), windows)
+    # the unbounded region drag changes outside the bound too
+    free = drag(comfy, flux, pos, lat, p, mask=region, drag_step=64.0, fill="path level", region_margin=-1)
+    assert not torch.equal(free[..., ~bound], x[..., ~bound])
+    del sig, sde_drag, painted
+
+
+def test_region_drag_rotates_and_scales_with_two_arrows(comfy, flux, conds):
+    lat, pos = conds.latent(1, 16, 16, 16), conds.flux()
+    x = lat["samples"]
+    image = torch.rand(1, 128, 128, 3)
+    # a bar of cells 4..11 x 7..8 turned a quarter about the centre of the latent
+    region = torch.zeros(1, 128, 128)
+    region[:, 56:72, 32:96] = 1.0
+    arrows = {"sources": [[64, 64], [96, 64]], "targets": [[64, 64], [64, 96]], "mode": "region"}
+    p, _ = points(comfy, image, arrows)
+    out = drag(comfy, flux, pos, lat, p, mask=region, drag_step=64.0, region_margin=0)
+    changed = (out - x).abs().amax(dim=(0, 1)) > 0
+    # the turned bar is vertical: cells 7..8 x 4..11; nothing changes outside the bar and its image
+    allowed = torch.zeros(16, 16, dtype=torch.bool)
+    allowed[7:9, 4:12] = True
+    allowed[4:12, 7:9] = True
+    assert changed[allowed].any() and not changed[~allowed].any()
+    assert changed[4:7, 7:9].all() and changed[9:12, 7:9].all()  # the arms of the vertical bar
+
+
+def test_region_drag_refusals_and_the_copy_paste_step(comfy, flux, conds):
+    lat, pos = conds.latent(1, 16, 16, 16), conds.flux()
+    image = torch.rand(1, 128, 128, 3)
+    p, _ = points(comfy, image, {"sources": [[32, 32]], "targets": [[72, 56]], "mode": "region"})
+    with pytest.raises(ValueError, match="^mask: move 'region' moves the masked region"):
+        drag(comfy, flux, pos, lat, p)
+    with pytest.raises(ValueError, match="^mask: the region is empty"):
+        drag(comfy, flux, pos, lat, p, mask=torch.zeros(1, 128, 128))
+    with pytest.raises(ValueError, match="^points: \"mode\" must be one of windows, region"):
+        points(comfy, image, {"sources": [[32, 32]], "targets": [[72, 56]], "mode": "lasso"})
+    with pytest.raises(ValueError, match="^move: expected one of as drawn, windows, region"):
+        drag(comfy, flux, pos, lat, p, mask=square(128, 16, 48), move="warp")
+    from comfy.samplers import calculate_sigmas
+
+    sig = calculate_sigmas(flux.get_model_object("model_sampling"), "normal", 10)[4:]
+    (path,) = comfy.run("CoupledSDE_ForwardNoising", model=flux, latent=lat, sigmas=sig, start_step=0, seed=4)
+    with pytest.raises(ValueError, match="^drag_points: drawn in the editor's region mode"):
+        comfy.run(CP, path=path, drag_points=p, alpha=1.1, beta=0.3, r=2, seed=5)
+
+
+def test_fill_path_level_changes_only_the_vacated_noise(comfy, flux, conds):
+    """'unit (paper)' (the default) is the old drag bit for bit; 'path level' puts the path's own noise
+    level in the source window, measured in the pasted start."""
+    from comfy.samplers import calculate_sigmas
+
+    from comfyui_coupled_sde.sampling import NoiseFamily, path_noise_std
+
+    lat = conds.latent(1, 16, 16, 16)
+    p = json.dumps({"sources": [[36, 36]], "targets": [[100, 100]], "width": 128, "height": 128})
+    sig = calculate_sigmas(flux.get_model_object("model_sampling"), "normal", 10)[7:]  # t0 0.3
+    (path,) = comfy.run("CoupledSDE_ForwardNoising", model=flux, latent=lat, sigmas=sig, start_step=0, seed=4)
+    stds = {}
+    for fill in ("unit (paper)", "path level"):
+        (pasted,) = comfy.run(CP, path=path, drag_points=p, alpha=1.1, beta=0.0, r=3, seed=5, fill=fill)
+        scale = NoiseFamily.FLOW.vp_scale(float(sig[0]))
+        stds[fill] = float(pasted.start[..., 1:8, 1:8].std()) * scale
+    (default,) = comfy.run(CP, path=path, drag_points=p, alpha=1.1, beta=0.0, r=3, seed=5)
+    (unit,) = comfy.run(CP, path=path, drag_points=p, alpha=1.1, beta=0.0, r=3, seed=5, fill="unit (paper)")
+    assert torch.equal(default.start, unit.start)
+    level = path_noise_std("flow", float(sig[0]))
+    print(f"vacated window noise std (unit-variance coordinates): unit {stds['unit (paper)']:.3f}, "
+          f"path level {stds['path level']:.3f} (the path's {level:.3f})")
+    assert abs(stds["unit (paper)"] - 1.0) < 0.1 and abs(stds["path level"] - level) < 0.1
