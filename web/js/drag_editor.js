@@ -4,12 +4,26 @@
 // {"sources": [[x, y], ...], "targets": [[x, y], ...]} and `mask_strokes` holds painted discs
 // [[x, y, radius, value], ...], both in IMAGE pixels. They are ordinary widget values, so they are
 // saved in the workflow JSON and a shared workflow reproduces the drag exactly.
+//
+// Region drag: `"mode": "region"` in the points JSON (set by the Points | Region switch; absent or
+// "windows" is SDE-Drag's point windows) moves the painted region as a whole by the arrows' map:
+// 1 arrow a translation, 2 a similarity, 3+ the least-squares affine map (arrowMap below, the same
+// map as sampling/drag.py's arrow_transform). The text decides the mode the editor shows.
 import { app } from "../../../scripts/app.js";
 import { api } from "../../../scripts/api.js";
 
 const NODE_ID = "CoupledSDE_DragPoints";
 const HIT_RADIUS = 9; // canvas pixels
-const COLORS = { source: "#ff4d4d", target: "#3ddc84", arrow: "#ffd54a", mask: "rgba(80, 160, 255, 0.35)" };
+const COLORS = {
+  source: "#ff4d4d", target: "#3ddc84", arrow: "#ffd54a", mask: "rgba(80, 160, 255, 0.35)",
+  // region mode: the painted region where it is, and (stronger, outlined) where the arrows move it
+  // (drawn with globalAlpha 0.3 where it is, 0.5 plus a solid outline where it goes)
+  outline: "#ff8c00",
+  warning: "#ffb74d",
+};
+const MODES = ["windows", "region"]; // the points JSON's "mode" values that nodes/points.py accepts
+const REGION_TIP = "Move the painted region as a whole: paint it, then draw arrows — 1 arrow moves it, " +
+  "2 also rotate and scale it, 3 give any affine map";
 
 // The forms nodes/points.py accepts, read the same way, so that the editor shows what a run will use.
 // Returns {sources, targets} or {error}; an empty text is no pairs yet (not an error while editing).
@@ -44,6 +58,8 @@ function parsePoints(text) {
         return { error: "a JSON object needs 'sources' and 'targets' lists" };
       sources = data.sources.map(toPoint);
       targets = data.targets.map(toPoint);
+      if ("mode" in data && !MODES.includes(data.mode))
+        return { error: `"mode" must be one of ${MODES.join(", ")}, got ${JSON.stringify(data.mode)}` };
     } else if (Array.isArray(data)) {
       if (data.length && data.every((p) => isList(p) && p.length === 4)) {
         sources = data.map((p) => toPoint(p.slice(0, 2)));
@@ -65,7 +81,8 @@ function parsePoints(text) {
     // the size of the image the points were placed on, when the text records it (the editor writes it)
     const size = data && !Array.isArray(data) && data.width > 0 && data.height > 0
       ? { width: Math.round(data.width), height: Math.round(data.height) } : {};
-    return { sources, targets, ...size };
+    const mode = data && !Array.isArray(data) && data.mode === "region" ? "region" : "windows";
+    return { sources, targets, ...size, mode };
   } catch (e) {
     return { error: e.message };
   }
@@ -78,6 +95,51 @@ function parseStrokes(text) {
   const bad = data.find((s) => !Array.isArray(s) || s.length !== 4 || s.some((v) => v === null || !Number.isFinite(Number(v))));
   if (bad !== undefined) return { error: `expected [x, y, radius, value], got ${JSON.stringify(bad)}` };
   return { strokes: data.map((s) => s.map(Number)) };
+}
+
+/** The map that takes the arrows' sources to their targets, as sampling/drag.py's arrow_transform
+ * computes it: {A: [[a, b], [c, d]], t: [e, f]} (p -> A p + t, in image pixels) or {error}.
+ * 1 pair: a translation; 2: the similarity mapping both exactly (z = (t1 - t0) / (s1 - s0) as a
+ * complex factor, p -> t0 + z (p - s0)); 3+: the least-squares affine map (exact for 3 points not
+ * on one line). */
+function arrowMap(sources, targets) {
+  const n = Math.min(sources.length, targets.length);
+  if (!n) return { error: "no arrows" };
+  if (n === 1) return { A: [[1, 0], [0, 1]], t: [targets[0][0] - sources[0][0], targets[0][1] - sources[0][1]] };
+  if (n === 2) {
+    const [sx, sy] = [sources[1][0] - sources[0][0], sources[1][1] - sources[0][1]];
+    const [tx, ty] = [targets[1][0] - targets[0][0], targets[1][1] - targets[0][1]];
+    const s2 = sx * sx + sy * sy;
+    if (Math.sqrt(s2) < 1e-9) return { error: "the 2 arrows start at one point: start them apart" };
+    const zr = (tx * sx + ty * sy) / s2; // (tx + i ty) / (sx + i sy)
+    const zi = (ty * sx - tx * sy) / s2;
+    const A = [[zr, -zi], [zi, zr]];
+    return { A, t: [targets[0][0] - (zr * sources[0][0] - zi * sources[0][1]),
+      targets[0][1] - (zi * sources[0][0] + zr * sources[0][1])] };
+  }
+  // least squares on the centred points: A = (T^T S)(S^T S)^-1, t = mean(T) - A mean(S)
+  const mean = (pts) => [0, 1].map((k) => pts.slice(0, n).reduce((a, p) => a + p[k], 0) / n);
+  const ms = mean(sources);
+  const mt = mean(targets);
+  let c00 = 0, c01 = 0, c11 = 0;
+  const D = [[0, 0], [0, 0]];
+  for (let i = 0; i < n; i++) {
+    const s = [sources[i][0] - ms[0], sources[i][1] - ms[1]];
+    const t = [targets[i][0] - mt[0], targets[i][1] - mt[1]];
+    c00 += s[0] * s[0];
+    c01 += s[0] * s[1];
+    c11 += s[1] * s[1];
+    for (const r of [0, 1]) for (const k of [0, 1]) D[r][k] += t[r] * s[k];
+  }
+  // the singular values of the centred sources: one (near) zero = the sources lie on one line
+  const det = c00 * c11 - c01 * c01;
+  const big = (c00 + c11) / 2 + Math.hypot((c00 - c11) / 2, c01);
+  const small = big > 0 ? Math.max(0, det) / big : 0;
+  if (Math.sqrt(small) <= Math.max(1e-9, 1e-6 * Math.sqrt(big)))
+    return { error: "the arrows start on one line (no affine map): start one off it, or use 2", collinear: true };
+  const inv = [[c11 / det, -c01 / det], [-c01 / det, c00 / det]];
+  const A = [0, 1].map((r) => [0, 1].map((k) => D[r][0] * inv[0][k] + D[r][1] * inv[1][k]));
+  return { A, t: [0, 1].map((r) => mt[r] - A[r][0] * ms[0] - A[r][1] * ms[1]) };
 }
 
 class DragEditor {
@@ -182,7 +244,35 @@ class DragEditor {
     // first run (when the image comes from a VAE Decode, the editor has no picture until then)
     const { w, h, known } = this.size;
     const size = known ? { width: w, height: h } : {};
-    this.setWidget("points", JSON.stringify({ sources: p.sources, targets: p.targets, ...size }));
+    // region mode stays on while arrows are drawn (the key is only written in region mode)
+    const mode = this.region ? { mode: "region" } : {};
+    this.setWidget("points", JSON.stringify({ sources: p.sources, targets: p.targets, ...size, ...mode }));
+  }
+  /** Region mode: what the points text says (a text that does not parse reads as points mode). */
+  get region() {
+    return this.parsedPoints.mode === "region";
+  }
+  /** The Points | Region switch: writes (or removes) "mode": "region" in the points text and
+   * keeps its other keys as they are. A text that does not parse is left alone (the status line
+   * says why). */
+  setRegion(on) {
+    const text = this.widget("points")?.value ?? "";
+    if (this.parsedPoints.error) return;
+    const { value: data } = loadJSON(text);
+    const object = data && typeof data === "object" && !Array.isArray(data);
+    let next;
+    if (object) {
+      if (on === (data.mode === "region") && (on || !("mode" in data))) return; // already so
+      next = { ...data };
+      if (on) next.mode = "region";
+      else delete next.mode;
+    } else {
+      if (!on) return; // an empty text or a list form has no mode: points mode already
+      const p = this.points; // a list form becomes the editor's object form
+      const { w, h, known } = this.size;
+      next = { sources: p.sources, targets: p.targets, ...(known ? { width: w, height: h } : {}), mode: "region" };
+    }
+    this.setWidget("points", JSON.stringify(next));
   }
   get parsedStrokes() {
     return parseStrokes(this.widget("mask_strokes")?.value ?? "");
@@ -216,6 +306,16 @@ class DragEditor {
     return b;
   }
   buildToolbar() {
+    // Points | Region: what the arrows drive (the points text's "mode"; draw() shows which is on)
+    this.regionButtons = {
+      windows: this.button("Points", "Drag with point windows: each arrow moves the content around its source " +
+        "point (SDE-Drag); the painted mask is the editable region.", () => this.setRegion(false)),
+      region: this.button("Region", REGION_TIP, () => this.setRegion(true)),
+    };
+    this.regionButtons.windows.style.borderRadius = "3px 0 0 3px";
+    this.regionButtons.region.style.borderRadius = "0 3px 3px 0";
+    this.regionButtons.region.style.marginLeft = "-4px"; // one segmented switch
+    this.regionButtons.region.style.marginRight = "8px";
     this.modeButtons = {
       arrows: this.button("Arrows", "Click a source, then its target. Drag an end to move it; right-click an end to delete its pair.", () => this.setMode("arrows")),
       paint: this.button("Paint mask", "Paint the editable region (white = may change).", () => this.setMode("paint")),
@@ -243,6 +343,15 @@ class DragEditor {
     });
     this.button("Clear mask", "Remove the painted region (whole image editable).", () => (this.strokes = []));
     this.setMode("arrows");
+    this.showRegion(false);
+  }
+  showRegion(on) {
+    for (const [m, b] of Object.entries(this.regionButtons)) {
+      b.style.background = (m === "region") === on ? (on ? "#b86a12" : "#4a6da7") : "#333";
+      b.setAttribute("aria-pressed", String((m === "region") === on));
+    }
+    this.modeButtons.paint.title = on ? "Paint the region to move." : "Paint the editable region (white = may change).";
+    this.modeButtons.erase.title = on ? "Erase from the region to move." : "Erase the editable region.";
   }
   setMode(mode) {
     this.mode = mode;
@@ -409,18 +518,91 @@ class DragEditor {
     }
     const parsed = this.parsedPoints;
     const strokes = this.parsedStrokes;
-    this.drawMask(ctx, strokes.strokes ?? [], scale, ox, oy, w, h);
+    const region = parsed.mode === "region";
+    this.showRegion(region);
+    // two lines kept for the region status (its hints and warnings come and go while painting and
+    // drawing; a growing status line would shift the canvas under the pointer)
+    this.status.style.minHeight = region ? "26px" : "";
     const p = parsed.error ? { sources: [], targets: [] } : parsed;
+    const warnings = region ? this.drawRegion(ctx, strokes.strokes ?? [], p, scale, ox, oy, w, h) : [];
+    if (!region) this.drawMask(ctx, strokes.strokes ?? [], scale, ox, oy, w, h);
     p.sources.forEach((s, i) => p.targets[i] && this.drawArrow(ctx, this.toCanvas(s), this.toCanvas(p.targets[i])));
     if (this.pending) this.drawDot(ctx, this.toCanvas(this.pending), COLORS.source);
     const errors = [parsed.error && `points: ${parsed.error}`, strokes.error && `mask_strokes: ${strokes.error}`]
       .filter(Boolean);
     this.status.classList.toggle("coupled-sde-drag-error", errors.length > 0);
-    this.status.style.color = errors.length ? "#ff6b6b" : "#aaa";
-    this.status.textContent = errors.length
-      ? `${errors.join(" · ")} — fix the text, or draw to replace it`
-      : `${p.sources.length} pair(s), ${strokes.strokes?.length ? "painted mask" : "whole image editable"}` +
-        (this.pending ? " — click the target" : "") + ` · ${w}×${h} px`;
+    this.status.classList.toggle("coupled-sde-drag-warning", !errors.length && warnings.length > 0);
+    this.status.style.color = errors.length ? "#ff6b6b" : warnings.length ? COLORS.warning : "#aaa";
+    const pending = this.pending ? " — click the target" : "";
+    if (errors.length) this.status.textContent = `${errors.join(" · ")} — fix the text, or draw to replace it`;
+    else if (region) {
+      const n = p.sources.length;
+      const hint = n === 0 ? "draw arrows (1 = move, 2 = move, rotate, scale, 3+ = affine)"
+        : n === 1 ? "1 arrow = move" : n === 2 ? "2 arrows = move, rotate, scale" : `${n} arrows = affine`;
+      this.status.textContent = `region mode: ${hint}` + warnings.map((m) => ` — ${m}`).join("") + pending +
+        ` · ${w}×${h} px`;
+    } else
+      this.status.textContent = `${p.sources.length} pair(s), ${strokes.strokes?.length ? "painted mask" : "whole image editable"}` +
+        pending + ` · ${w}×${h} px`;
+  }
+  /** The painted discs on a canvas of the displayed image's size, opaque `color` where painted
+   * (region mode; points mode draws drawMask's translucent discs as before). */
+  maskCanvas(strokes, scale, w, h, color, read = false) {
+    const off = document.createElement("canvas");
+    off.width = Math.max(1, Math.round(w * scale));
+    off.height = Math.max(1, Math.round(h * scale));
+    const o = off.getContext("2d", read ? { willReadFrequently: true } : undefined);
+    o.fillStyle = color;
+    for (const [x, y, rad, v] of strokes) {
+      o.globalCompositeOperation = v > 0 ? "source-over" : "destination-out";
+      o.beginPath();
+      o.arc(x * scale, y * scale, rad * scale, 0, 2 * Math.PI);
+      o.fill();
+    }
+    return off;
+  }
+  /** Region mode: the painted region tinted where it is, and tinted and outlined where the arrows'
+   * map sends it (clipped to the image); returns the status line's warnings. */
+  drawRegion(ctx, strokes, p, scale, ox, oy, w, h) {
+    const warnings = [];
+    const mask = strokes.length ? this.maskCanvas(strokes, scale, w, h, COLORS.outline, true) : null;
+    const alpha = mask && mask.getContext("2d").getImageData(0, 0, mask.width, mask.height).data;
+    let painted = false;
+    for (let i = 3; alpha && i < alpha.length; i += 4) if (alpha[i]) { painted = true; break; }
+    if (!painted) warnings.push("paint the region to move");
+    const n = Math.min(p.sources.length, p.targets.length);
+    const map = n ? arrowMap(p.sources, p.targets) : null;
+    if (map?.error) warnings.push(map.error);
+    const flat = map?.A && Math.abs(map.A[0][0] * map.A[1][1] - map.A[0][1] * map.A[1][0]) < 1e-9;
+    if (flat) warnings.push("the map squashes the region flat: move the arrows apart");
+    if (!painted) return warnings;
+    ctx.save();
+    ctx.globalAlpha = 0.3;
+    ctx.drawImage(mask, ox, oy); // where it is
+    ctx.restore();
+    if (!map?.A || flat) return warnings;
+    // where it goes: the mask canvas's pixel q is image point q / scale, which the map sends to
+    // A q / scale + t, drawn at (ox, oy) + scale * that = A q + (ox, oy) + scale * t
+    const ring = document.createElement("canvas");
+    ring.width = mask.width;
+    ring.height = mask.height;
+    const r = ring.getContext("2d");
+    for (const [dx, dy] of [[-2, 0], [2, 0], [0, -2], [0, 2], [-1.5, -1.5], [1.5, 1.5], [-1.5, 1.5], [1.5, -1.5]])
+      r.drawImage(mask, dx, dy);
+    r.globalCompositeOperation = "destination-out";
+    r.drawImage(mask, 0, 0);
+    const { A, t } = map;
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(ox, oy, w * scale, h * scale);
+    ctx.clip();
+    ctx.setTransform(A[0][0], A[1][0], A[0][1], A[1][1], ox + scale * t[0], oy + scale * t[1]);
+    ctx.globalAlpha = 0.5;
+    ctx.drawImage(mask, 0, 0);
+    ctx.globalAlpha = 1;
+    ctx.drawImage(ring, 0, 0);
+    ctx.restore();
+    return warnings;
   }
   drawMask(ctx, strokes, scale, ox, oy, w, h) {
     if (!strokes.length) return;
