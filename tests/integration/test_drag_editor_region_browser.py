@@ -152,7 +152,8 @@ def test_region_mode_in_the_real_frontend(frontend, workflow_files):
         button = lambda name: editor.get_by_role("button", name=name, exact=True)  # noqa: E731
         pressed = lambda name: button(name).get_attribute("aria-pressed")  # noqa: E731
         assert (pressed("Points"), pressed("Region")) == ("true", "false")
-        assert "1 arrow moves it, 2 also rotate and scale it, 3 give any affine map" in button("Region").get_attribute("title")
+        tip = button("Region").get_attribute("title")
+        assert "1 arrow moves it, 2 also rotate and scale it, 3 give any affine map" in tip, tip
 
         # Region: the text gains "mode" and keeps its keys; nothing painted yet is a warning
         button("Region").click(timeout=10000)
@@ -219,7 +220,8 @@ def test_region_mode_in_the_real_frontend(frontend, workflow_files):
 
         # three arrows typed that start on one line: a warning; off the line: an affine map
         region_text = widget_values(page, node_id)["points"]
-        marked = page.evaluate("""(v) => { const t = [...document.querySelectorAll('textarea')].find(t => t.value === v);
+        marked = page.evaluate("""(v) => {
+            const t = [...document.querySelectorAll('textarea')].find(t => t.value === v);
             if (t) t.setAttribute('data-test-points', '1'); return !!t; }""", region_text)
         assert marked, "no textarea shows the points value"
         textbox = page.locator("textarea[data-test-points]")

@@ -576,13 +576,7 @@ class DragEditor {
     const flat = map?.A && Math.abs(map.A[0][0] * map.A[1][1] - map.A[0][1] * map.A[1][0]) < 1e-9;
     if (flat) warnings.push("the map squashes the region flat: move the arrows apart");
     if (!painted) return warnings;
-    ctx.save();
-    ctx.globalAlpha = 0.3;
-    ctx.drawImage(mask, ox, oy); // where it is
-    ctx.restore();
-    if (!map?.A || flat) return warnings;
-    // where it goes: the mask canvas's pixel q is image point q / scale, which the map sends to
-    // A q / scale + t, drawn at (ox, oy) + scale * that = A q + (ox, oy) + scale * t
+    // the region's outline: the mask shifted 2 px every way, less the mask
     const ring = document.createElement("canvas");
     ring.width = mask.width;
     ring.height = mask.height;
@@ -591,6 +585,15 @@ class DragEditor {
       r.drawImage(mask, dx, dy);
     r.globalCompositeOperation = "destination-out";
     r.drawImage(mask, 0, 0);
+    ctx.save();
+    ctx.globalAlpha = 0.3;
+    ctx.drawImage(mask, ox, oy); // where it is: faint, with a faint outline
+    ctx.globalAlpha = 0.5;
+    ctx.drawImage(ring, ox, oy);
+    ctx.restore();
+    if (!map?.A || flat) return warnings;
+    // where it goes: the mask canvas's pixel q is image point q / scale, which the map sends to
+    // A q / scale + t, drawn at (ox, oy) + scale * that = A q + (ox, oy) + scale * t
     const { A, t } = map;
     ctx.save();
     ctx.beginPath();
