@@ -86,6 +86,9 @@ SPECS = {
     "demo_sde_drag": {
         "source": "a yellow circle top left and a blue square bottom right on a smooth grey background",
         "drag": {"dragged": ("top left", (4.0, 0.0))}},
+    "demo_region_drag": {
+        "source": "a green triangle top left and a yellow square bottom right on a smooth grey background",
+        "drag": {"dragged": ("bottom right", (-3.0, -3.0))}, "region": "region"},
     "demo_flowedit_vs_sync_sde": {
         "source": "a blue triangle top right and a red square bottom left on a smooth grey background",
         "edits": {"flowedit": ("bottom left", "green", "square"), "sync_sde": ("bottom left", "green", "square")}},
@@ -307,18 +310,46 @@ def judge(run: Run) -> Judgement:
         j.numbers[f"{key}.shift_error_px"] = err
         j.check(f"{key}: the centroid moved by ({dx:g}, {dy:g}) px within {DRAG_TOL_PX} px", err <= DRAG_TOL_PX,
                 f"moved ({mx:.2f}, {my:.2f})")
-        # preserved: outside the drag's windows (half-width r + 1 around every point, as the scene benchmark)
-        # and the object's footprints before and after
+        # preserved: outside the object's footprints before and after, and outside what the drag may change
         keep = sj.region_masks({"objects": [footprint_object(o)]}, {"objects": [footprint_object(m)]}, [0],
                                dilate=DILATE)["outside"]
-        (points,) = [v["inputs"]["points"] for v in run.api.values() if v["class_type"] == "CoupledSDE_DragPoints"]
-        (r,) = [v["inputs"]["r"] for v in run.api.values() if v["class_type"] == "CoupledSDE_SDEDrag"]
-        points = json.loads(points)
-        for x, y in points["sources"] + points["targets"]:
-            x, y = int(x), int(y)
-            keep[max(0, y - r - 1): y + r + 2, max(0, x - r - 1): x + r + 2] = 0
+        if "region" in spec:  # a region drag: the painted region, where it lands, grown by region_margin
+            bound = _region_bound(run, spec["region"], dx, dy)
+            keep[bound] = 0
+            diff = (run.pixels[key].int() - run.pixels["source"].int()).abs().amax(-1)
+            n_out = int((diff[~bound] > 0).sum())
+            j.numbers[f"{key}.region_pixels"] = int((run.pixels[spec["region"]][..., 0] > 127).sum())
+            j.numbers[f"{key}.changed_outside_region"] = n_out
+            j.check(f"{key}: outside the region, where it lands and its margin the image equals the source bit "
+                    "for bit (8-bit pixels)", n_out == 0, f"{n_out} of {int((~bound).sum())} pixels differ")
+        else:  # window drag: the windows (half-width r + 1 around every point, as the scene benchmark)
+            (points,) = [v["inputs"]["points"] for v in run.api.values()
+                         if v["class_type"] == "CoupledSDE_DragPoints"]
+            (r,) = [v["inputs"]["r"] for v in run.api.values() if v["class_type"] == "CoupledSDE_SDEDrag"]
+            points = json.loads(points)
+            for x, y in points["sources"] + points["targets"]:
+                x, y = int(x), int(y)
+                keep[max(0, y - r - 1): y + r + 2, max(0, x - r - 1): x + r + 2] = 0
         _preservation(j, key, out, src, keep)
     return j
+
+
+def _region_bound(run: Run, region_key: str, dx: float, dy: float) -> torch.Tensor:
+    """What a region drag by the translation (dx, dy) may change: the painted region (its saved image,
+    MaskToImage: white = region), the region moved, grown by SDE Drag's region_margin cells (a cell is
+    a pixel on the demo model), as a bool (32, 32)."""
+    region = run.pixels[region_key][..., 0] > 127
+    h, w = region.shape
+    moved = torch.zeros_like(region)
+    ys, xs = torch.nonzero(region, as_tuple=True)
+    ty, tx = ys + round(dy), xs + round(dx)
+    inside = (ty >= 0) & (ty < h) & (tx >= 0) & (tx < w)
+    moved[ty[inside], tx[inside]] = True
+    (margin,) = [v["inputs"].get("region_margin", 1) for v in run.api.values()
+                 if v["class_type"] == "CoupledSDE_SDEDrag"]
+    k = 2 * max(int(margin), 0) + 1
+    grown = torch.nn.functional.max_pool2d((region | moved)[None, None].float(), k, stride=1, padding=k // 2)
+    return grown[0, 0] > 0
 
 
 # ---- thumbnail -------------------------------------------------------------------------------------

@@ -217,6 +217,24 @@ DEMO_SCENE_TIP = ("Captions: 1-3 objects '<red|green|blue|yellow> <circle|square
                   "KSampler + VAE Decode with Load Image.")
 
 
+# SDE Drag Settings' "Demo scene model · SDE-Drag, path fill (measured)" preset, the region drag's values: read
+# from the preset itself (t0, steps, drag_step, alpha, beta, r (a region drag does not use it), cfg_max, fill)
+DEMO_REGION_PRESET = "Demo scene model · SDE-Drag, path fill (measured)"
+# the yellow square of the region drag scene (seed 2) is centred near (25.2, 25.85), 10 px wide: the painted
+# disc covers its corners (7.1 px from the centre) by 1.5 px; the arrow moves it 3 px left and 3 px up, into
+# +-2 px of its quadrant's centre (24, 24)
+DEMO_REGION_POINTS = '{"sources": [[25, 25]], "targets": [[22, 22]], "mode": "region", "width": 32, "height": 32}'
+DEMO_REGION_STROKES = "[[25.2, 25.85, 8.5, 1]]"
+
+
+def demo_region_preset() -> dict:
+    """The path-fill preset's values: key -> value (t0, steps, drag_step, alpha, beta, r, cfg_max, fill)."""
+    from comfyui_coupled_sde.nodes.presets import DRAG_PRESETS
+
+    p = DRAG_PRESETS[DEMO_REGION_PRESET]
+    return {k: p[k] for k in ("t0", "steps", "drag_step", "alpha", "beta", "r", "cfg_max", "fill")}
+
+
 def demo_graphs() -> dict:
     """name -> (API graph, note text): the workflows of the pack's demo scene model."""
     out = {}
@@ -344,6 +362,35 @@ def demo_graphs() -> dict:
         "is a pixel), cfg_max 1. Keep the target inside the object's quadrant: the caption says where the object "
         "is, and a target beyond is pulled back. Click a source, then its target, in Drag Points to draw your own "
         "arrow (after the first run the editor shows the scene). " + DEMO_SCENE_TIP))
+
+    name = "demo_region_drag"
+    v = demo_region_preset()
+    g = _demo_front({"6": "a green triangle top left and a yellow square bottom right on a smooth grey background"},
+                    seed=2, name=name)
+    del g["10"]
+    g["15"] = {"class_type": "CoupledSDE_DragPoints",
+               "inputs": {"image": ["4", 0], "points": DEMO_REGION_POINTS, "mask_strokes": DEMO_REGION_STROKES}}
+    g["20"] = {"class_type": "CoupledSDE_SDEDrag",
+               "inputs": {"model": ["1", 0], "positive": ["6", 0], "latent": ["5", 0], "drag_points": ["15", 0],
+                          "negative": ["8", 0], "mask": ["15", 1], "t0": v["t0"], "steps": v["steps"],
+                          "drag_step": v["drag_step"], "alpha": v["alpha"], "beta": v["beta"], "r": v["r"],
+                          "cfg_max": v["cfg_max"], "seed": 0, "solver": "posterior", "batch_branches": True,
+                          "move": "as drawn", "fill": v["fill"], "region_margin": 1}}
+    g.update(_demo_save("30", ["20", 0], f"{name}/dragged"))
+    g["40"] = {"class_type": "MaskToImage", "inputs": {"mask": ["15", 1]}}  # the painted region, to see
+    g.update(_show("40", ["40", 0], f"{name}/region"))
+    out[name] = (g, (
+        "Region drag on the demo scene model: the painted region (the yellow square) moves as a whole, 3 px left "
+        "and 3 px up. To make your own: in Drag Points switch the editor to Region, paint the object (a little "
+        "wider than it: the region image shows what you painted), then click a source and its target: one arrow "
+        "moves it; two arrows also rotate and scale it (three or more: an affine map). SDE Drag's move 'as drawn' "
+        "follows the editor ('windows' drags the paper's squares around each arrow instead); Drag Points' MASK "
+        "is the region. Settings: the 'Demo scene model · SDE-Drag, path fill (measured)' preset of SDE Drag "
+        f"Settings: t0 {v['t0']:g}, {v['steps']} steps, one paste (drag_step {v['drag_step']:g}), cfg_max "
+        f"{v['cfg_max']:g}, fill '{v['fill']}' (the vacated area gets the noise level the path has, not the "
+        "paper's unit noise; r is unused by a region). The coupled reverse SDE redraws only the region, where it "
+        "lands and region_margin cells around them (a cell is a pixel here); every other pixel equals the source "
+        "exactly. Keep the object inside its quadrant: the caption says where it is. " + DEMO_SCENE_TIP))
 
     name = "demo_flowedit_vs_sync_sde"
     g = _demo_front({"6": "a blue triangle top right and a red square bottom left on a smooth grey background",

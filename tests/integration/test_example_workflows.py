@@ -72,7 +72,8 @@ def test_there_are_example_workflows():
             "sd15_masked_local_edit", "sd15_sde_drag", "flux_sde_drag", "sd15_sync_sde_lora_controlnet",
             "flux_flowedit_vs_sync_sde"} <= names
     assert {"demo_sync_sde_edit", "demo_one_inversion_three_edits", "demo_cycle_sde_reconstruct_and_edit",
-            "demo_masked_edit", "demo_sde_drag", "demo_flowedit_vs_sync_sde", "demo_localized_edit"} <= names
+            "demo_masked_edit", "demo_sde_drag", "demo_flowedit_vs_sync_sde", "demo_localized_edit",
+            "demo_region_drag"} <= names
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
