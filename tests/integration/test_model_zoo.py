@@ -332,3 +332,25 @@ def test_region_drag_moves_the_region_on_every_frame_and_is_exact_outside(comfy,
     if x.ndim == 5 and x.shape[2] > 1:  # video: every latent frame moved
         for t in range(x.shape[2]):
             assert (y - x)[:, :, t, 1 + q:1 + 2 * q, 1 + q:1 + 2 * q].abs().mean().item() > 1e-3, f"frame {t}"
+
+
+def test_region_drag_on_the_frames_a_per_frame_mask_selects(comfy, zoo_wan21):
+    """A (frames, H, W) region MASK on Wan 2.1 (3 latent frames from 9 pixel frames): painted only on
+    the last two pixel frames, the region moves on the last latent frame only; the first two latent
+    frames (which see only unpainted pixel frames) keep their bits."""
+    spec, model = zoo.SPECS["wan21"], zoo_wan21
+    g = torch.Generator().manual_seed(25)
+    pos, lat = spec.cond(g), spec.latent(g)
+    x = lat["samples"]
+    n, p = spec.size, spec.size * CELL
+    q = n // 4
+    region = torch.zeros(spec.pixel_frames, p, p)
+    region[-2:, CELL:(1 + q) * CELL, CELL:(1 + q) * CELL] = 1.0
+    image = torch.rand(1, p, p, 3, generator=g)
+    arrows = {"sources": [[CELL * 2, CELL * 2]], "targets": [[CELL * (2 + q), CELL * (2 + q)]], "mode": "region"}
+    points, _ = comfy.run(PTS, image=image, points=json.dumps(arrows))
+    (out,) = comfy.run(DRAG, model=model, positive=pos, latent=lat, drag_points=points, mask=region, steps=10,
+                       t0=0.6, drag_step=64.0, cfg_max=1.0, seed=4, region_margin=1)
+    y = out["samples"]
+    assert torch.equal(y[:, :, :2], x[:, :, :2])
+    assert (y - x)[:, :, 2, 1 + q:1 + 2 * q, 1 + q:1 + 2 * q].abs().mean().item() > 1e-3
