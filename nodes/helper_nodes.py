@@ -105,6 +105,8 @@ class DragSettings(io.ComfyNode):
                     "FluxGuidance of the prompt (Flux only; 1.0 and unused for other families). Drag it onto the "
                     "FluxGuidance node's guidance widget.")),
                 io.String.Output("description", display_name="description", tooltip=_DESCRIPTION_TIP),
+                io.Combo.Output("fill", display_name="fill", tooltip=_wire(
+                    "The vacated area's fresh noise (unit (paper) or path level).")),
             ],
         )
 
@@ -112,7 +114,8 @@ class DragSettings(io.ComfyNode):
     def execute(cls, preset) -> io.NodeOutput:
         p = presets.get(DRAG_PRESETS, preset)
         LOG.info("%sSDE Drag Settings %s", PREFIX, p.one_line())
-        return io.NodeOutput(*(p[k] for k in presets.DRAG_KEYS), p.describe())
+        return io.NodeOutput(*(p[k] for k in presets.DRAG_KEYS), p.describe(),
+                             *(p[k] for k in presets.DRAG_EXTRA_KEYS))
 
 
 class EditDifference(io.ComfyNode):

@@ -63,7 +63,7 @@ def test_sourced_values_are_the_references():
     drag = P.DRAG_PRESETS["SD1.5 · SDE-Drag (paper)"]
     assert {k: v for k, v in values(drag).items() if k != "guidance"} == {
         k: (v, P.DRAG_PAPER) for k, v in dict(t0=0.6, steps=100, drag_step=2.0, alpha=1.1, beta=0.3, r=5,
-                                              cfg_max=3.0).items()}
+                                              cfg_max=3.0, fill="unit (paper)").items()}
 
 
 def test_a_preset_says_unmeasured_exactly_when_it_holds_an_unmeasured_value():
@@ -91,6 +91,7 @@ def test_edit_presets_are_consistent():
         assert isinstance(p["steps"], int) and isinstance(p["start_step"], int) and isinstance(p["n_avg"], int)
     for name, p in P.DRAG_PRESETS.items():
         assert 0 < p["t0"] <= 1 and p["steps"] >= 2 and isinstance(p["r"], int) and p["cfg_max"] >= 1, name
+        assert p["fill"] in ("unit (paper)", "path level"), name
         assert (p.values["guidance"].source != P.UNUSED) == p.family.startswith("Flux"), name
 
 

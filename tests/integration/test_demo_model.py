@@ -365,3 +365,73 @@ def test_drags_through_drag_points_and_sde_drag_move_the_object(comfy, demo):
     print(f"drags: {ok}/24 land within 1.5 px, median error {med:.2f} px, mean moved fraction "
           f"{sum(moved) / len(moved):.2f}, SSIM outside the object {sum(keep) / len(keep):.3f}")
     assert ok >= DRAG_MIN_SUCCESS and med <= 0.6 and sum(moved) / len(moved) > 0.85  # measured 0.22 px, 0.98
+
+
+REGION_PRESET = "Demo scene model · SDE-Drag, path fill (measured)"
+REGION_MIN_SUCCESS = 22
+
+
+def test_region_drags_through_the_editor_mode_move_the_painted_object(comfy, demo):
+    """24 in-distribution drags with the editor's region mode (points JSON "mode": "region", the
+    object painted with a disc a pixel wider than it) and SDE Drag's move "as drawn", at the path-fill
+    preset. Success as for the window drags; exact outside the region, its image and one cell."""
+    model, clip, vae = demo
+    settings = comfy.run("CoupledSDE_DragSettings", preset=REGION_PRESET)
+    t0, steps, drag_step, alpha, beta, r, cfg_max = settings[:7]
+    fill = settings[-1]
+    ok, errs, keep, exact = 0, [], [], True
+    for j, (s, i, src, tgt, truth) in enumerate(drag_tasks(24)):
+        x0 = sd.render([s])
+        o, before = truth["objects"][i], s["objects"][i]
+        (img,) = comfy.stock("VAEDecode", "decode", vae, latent(x0))
+        points = (f'{{"sources": [{list(src)}], "targets": [{list(tgt)}], "mode": "region"}}')
+        strokes = f'[[{before["cx"]:.2f}, {before["cy"]:.2f}, {before["r"] + 1.5:.2f}, 1]]'
+        (pts, painted) = comfy.run(POINTS, image=img, points=points, mask_strokes=strokes)
+        (y,) = comfy.run(DRAG, model=model, positive=encode(comfy, clip, sd.caption(s)), latent=latent(x0),
+                         drag_points=pts, mask=painted, t0=t0, steps=steps, drag_step=drag_step, alpha=alpha,
+                         beta=beta, r=r, cfg_max=cfg_max, seed=j, fill=fill, region_margin=1)
+        out = y["samples"]
+        region = painted[0] >= 0.5
+        moved = torch.zeros_like(region)
+        dx, dy = tgt[0] - src[0], tgt[1] - src[1]
+        ys, xs = torch.nonzero(region, as_tuple=True)
+        inb = (ys + dy >= 0) & (ys + dy < 32) & (xs + dx >= 0) & (xs + dx < 32)
+        moved[ys[inb] + dy, xs[inb] + dx] = True
+        bound = torch.nn.functional.max_pool2d((region | moved)[None, None].float(), 3, stride=1, padding=1)[0, 0]
+        exact &= torch.equal(out[..., bound == 0], x0[..., bound == 0])
+        parsed = sj.parse(out)[0]
+        f = sj.find_object(parsed, o["cx"], o["cy"], max_dist=8.0)
+        e = math.hypot(f["cx"] - o["cx"], f["cy"] - o["cy"]) if f else float("inf")
+        ok += f is not None and e <= 1.5 and (f["color"], f["shape"]) == (o["color"], o["shape"]) and \
+            len(parsed["objects"]) == len(s["objects"])
+        errs.append(e)
+        outside = sj.region_masks(s, truth, [i])["outside"].float()[None, None]
+        keep.append(float(sj.masked_ssim(out, x0, outside)))
+    med = float(torch.tensor(errs).median())
+    print(f"region drags: {ok}/24 land within 1.5 px, median error {med:.2f} px, SSIM outside the object "
+          f"{sum(keep) / len(keep):.3f}, exact outside the bound: {exact}")
+    assert exact and ok >= REGION_MIN_SUCCESS and med <= 0.6
+
+
+def test_region_drag_scales_the_object_with_two_arrows(comfy, demo):
+    """Two arrows spread apart by 1.3x around the object's centre: the region drag scales it (the
+    model knows radii 4.5-6.5 px, so 4.6 -> 6.0 stays in distribution); the judge finds it larger."""
+    model, clip, vae = demo
+    scene = {"objects": [{"shape": "circle", "color": "red", "pos": "top left", "cx": 8.0, "cy": 8.0, "r": 4.6}],
+             "bg": {"kind": "smooth", "color": "grey", "period": 4.0, "angle": 0.0, "phase": 0.0, "tilt": 0.7,
+                    "noise_seed": 1}}
+    x0 = sd.render([scene])
+    (img,) = comfy.stock("VAEDecode", "decode", vae, latent(x0))
+    arrows = '{"sources": [[8, 8], [12, 8]], "targets": [[8, 8], [13.2, 8]], "mode": "region"}'
+    (pts, painted) = comfy.run(POINTS, image=img, points=arrows, mask_strokes="[[8, 8, 6.5, 1]]")
+    settings = comfy.run("CoupledSDE_DragSettings", preset=REGION_PRESET)
+    t0, steps, drag_step, alpha, beta, r, cfg_max = settings[:7]
+    (y,) = comfy.run(DRAG, model=model, positive=encode(comfy, clip, sd.caption(scene)), latent=latent(x0),
+                     drag_points=pts, mask=painted, t0=t0, steps=steps, drag_step=drag_step, alpha=alpha, beta=beta,
+                     r=r, cfg_max=cfg_max, seed=3, fill=settings[-1], region_margin=1)
+    before, after = sj.parse(x0)[0]["objects"], sj.parse(y["samples"])[0]["objects"]
+    assert len(before) == len(after) == 1 and after[0]["color"] == "red" and after[0]["shape"] == "circle"
+    ratio = after[0]["area"] / before[0]["area"]
+    print(f"region drag, scale 1.3 by two arrows: area {before[0]['area']} -> {after[0]['area']} px "
+          f"(x{ratio:.2f}; 1.3^2 = 1.69), centre moved {math.hypot(after[0]['cx'] - 8, after[0]['cy'] - 8):.2f} px")
+    assert 1.35 < ratio < 2.0 and math.hypot(after[0]["cx"] - 8, after[0]["cy"] - 8) < 1.0
