@@ -53,7 +53,7 @@ FILL_OPTIONS = {"unit (paper)": "unit", "path level": "path"}
 
 
 def _fill_input():
-    return io.Combo.Input("fill", options=list(FILL_OPTIONS), default="unit (paper)", tooltip=(
+    return io.Combo.Input("fill", options=list(FILL_OPTIONS), default="unit (paper)", optional=True, tooltip=(
         "The fresh noise put where content leaves (the source window, or the area a region vacates). "
         "'unit (paper)': unit variance, the paper's; at a low t0 that is far more noise than the schedule has "
         "there (2.5x at t0 0.3) and can leave speckle. 'path level': the noise level the path has at t0, so the "
@@ -62,14 +62,14 @@ def _fill_input():
 
 def _move_inputs():
     return [
-        io.Combo.Input("move", options=list(MOVES), default="as drawn", tooltip=(
+        io.Combo.Input("move", options=list(MOVES), default="as drawn", optional=True, tooltip=(
             "What moves. 'windows': SDE-Drag's (2r+1)-cell window around each arrow's start is pasted at its end "
             "(the paper). 'region': the MASK input is the region to move as a whole by the arrows' map (1 arrow "
             "moves it, 2 also rotate and scale it, 3 or more give an affine map); the edit is bounded to the "
             "region and where it lands, grown by region_margin, and is exact outside. 'as drawn': the mode set "
             "in Drag Points' editor (windows for points from other nodes).")),
         _fill_input(),
-        io.Int.Input("region_margin", default=1, min=-1, max=64, tooltip=(
+        io.Int.Input("region_margin", default=1, min=-1, max=64, optional=True, tooltip=(
             "Region move only: latent cells around the region and where it lands that may also change, so the "
             "edges blend (exact outside them). -1 = the whole image may change.")),
     ]
@@ -285,7 +285,8 @@ class SDEDrag(io.ComfyNode):
             few[-1] = "make sure the painted region covers what should move (the arrows only set the map)"
         elif m is not None:
             few[-1] = "make sure the mask's white area covers both ends of every arrow"
-        return log_hint("SDE Drag", samples, out, m, few, many)
+        # a region move changes its region through and through, by design: measure over the whole latent
+        return log_hint("SDE Drag", samples, out, None if move == "region" else m, few, many)
 
 
 NODES = [DragPointsEditor, CopyPasteLatents, SDEDrag]

@@ -248,8 +248,8 @@ def test_batch_branches_on_flowedit_and_sde_drag(comfy, flux, conds):
     for bb in (None, True, False):
         m, batches = count_calls(flux)
         kw = {} if bb is None else {"batch_branches": bb}
-        (out,) = comfy.run(DRAG, model=m, positive=src, latent=lat, drag_points=p, steps=10, cfg_max=1.0, r=2,
-                           seed=4, drag_step=100.0, **kw)
+        (out,) = comfy.run(DRAG, model=m, positive=src, latent=lat, drag_points=p, steps=10, t0=0.6, cfg_max=1.0,
+                           r=2, seed=4, drag_step=64.0, **kw)
         drags[bb] = (out["samples"], batches)
     assert drags[None][1] == drags[True][1] == [2] * 6 and drags[False][1] == [1] * 12
     assert torch.equal(drags[None][0], drags[True][0])

@@ -27,7 +27,7 @@ def _show(comfy, j, note=""):
 
 
 def test_every_demo_workflow_is_judged():
-    assert len(WORKFLOWS) == 7 and {p.stem for p in WORKFLOWS} == set(SPECS)
+    assert len(WORKFLOWS) == 8 and {p.stem for p in WORKFLOWS} == set(SPECS)
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)

@@ -113,12 +113,12 @@ def test_template_sourced_presets_match_comfyui_templates():
 def test_drag_settings_and_unknown_presets(comfy):
     info = comfy.N[DRAG_SETTINGS].GET_NODE_INFO_V1()
     assert info["output_name"] == [*P.DRAG_KEYS, "description", *P.DRAG_EXTRA_KEYS]
-    spec = comfy.N["CoupledSDE_SDEDrag"].GET_NODE_INFO_V1()["input"]
-    drag_inputs = {**spec["required"], **spec.get("optional", {})}
+    fills = comfy.N["CoupledSDE_SDEDrag"].INPUT_TYPES()["optional"]["fill"]
+    fills = fills[1]["options"] if fills[0] == "COMBO" else fills[0]  # V3 type name + options, or the V1 list
     for name, p in P.DRAG_PRESETS.items():
         *numbers, text, fill = comfy.run(DRAG_SETTINGS, preset=name)
         assert numbers == [p[k] for k in P.DRAG_KEYS] and text.startswith(name)
-        assert fill == p["fill"] and fill in drag_inputs["fill"][0], (name, fill)  # a value SDE Drag's combo takes
+        assert fill == p["fill"] and fill in fills, (name, fill, fills)  # a value SDE Drag's combo takes
     paper = comfy.run(DRAG_SETTINGS, preset="SD1.5 · SDE-Drag (paper)")
     assert paper[:7] == (0.6, 100, 2.0, 1.1, 0.3, 5, 3.0)
     with pytest.raises(ValueError, match="^preset: unknown preset"):
