@@ -22,8 +22,20 @@ from .analytic import GaussianMixture
 from .baselines import edit_friendly_ddpm, flowedit, ode_invert, ode_sample, sde_sample, sdedit
 from .coupled import Increments, backward_increments, coupled_sample, reconstruct, release_schedule, sync_sde_edit
 from .cycle import cycle_sde_invert, cycle_sde_sample
-from .drag import (FILLS, arrow_transform, copy_paste, copy_paste_noisy, dilate_cells, drag_schedule, path_noise_std,
-                   pixels_to_cells, region_move, region_move_noisy, warp_region, window_radius)
+from .drag import (
+                   FILLS,
+                   arrow_transform,
+                   copy_paste,
+                   copy_paste_noisy,
+                   dilate_cells,
+                   drag_schedule,
+                   path_noise_std,
+                   pixels_to_cells,
+                   region_move,
+                   region_move_noisy,
+                   warp_region,
+                   window_radius,
+)
 from .path import PATH_KINDS, BrownianPath, forward_path, subsample_path
 from .schedule import SOLVERS, NoiseFamily, StepCoefficients, step_coefficients
 from .sde_drag import drag_iterations, region_plan, sde_drag

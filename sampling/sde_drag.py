@@ -119,8 +119,6 @@ def region_plan(sources, targets, step: float = 2.0) -> list:
 
     With one iteration this is the arrows' map itself (:func:`arrow_transform`); with only
     zero-length arrows it is empty."""
-    import math
-
     full = arrow_transform(sources, targets)
     if not (step > 0):
         raise ValueError(f"step: the drag step size must be > 0 latent cells, got {step}")

@@ -4,23 +4,25 @@ import math
 
 import pytest
 import torch
+from test_sde_drag import gaussian_denoiser  # the exact denoiser of N(0, I) data
 
-from comfyui_coupled_sde.sampling import (NoiseFamily, arrow_transform, copy_paste, copy_paste_noisy, dilate_cells,
-                                          path_noise_std, region_move, region_move_noisy, region_plan, sde_drag,
-                                          warp_region)
+from comfyui_coupled_sde.sampling import (
+    NoiseFamily,
+    arrow_transform,
+    copy_paste,
+    copy_paste_noisy,
+    dilate_cells,
+    path_noise_std,
+    region_move,
+    region_move_noisy,
+    region_plan,
+    sde_drag,
+    warp_region,
+)
 
 FLOW = torch.tensor([0.3, 0.2, 0.12, 0.05, 0.0], dtype=torch.float64)
 VE = torch.tensor([0.5, 0.35, 0.2, 0.1, 0.0], dtype=torch.float64)
 IDENTITY = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], dtype=torch.float64)
-
-
-def gaussian_denoiser(family, calls):
-    """Exact denoiser of N(0, I) data: E[x0 | x] = a x / (a^2 + sigma^2)."""
-    def denoise(x, sigma):
-        calls.append(x.shape[0])
-        a = family.alpha(sigma)
-        return a * x / (a * a + sigma * sigma)
-    return denoise
 
 
 def latent(shape=(2, 4, 16, 16), seed=0):
