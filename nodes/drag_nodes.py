@@ -9,7 +9,7 @@ import math
 import torch
 from comfy_api.latest import io, ui
 
-from ..sampling import copy_paste_noisy, sde_drag
+from ..sampling import arrow_transform, copy_paste_noisy, sde_drag
 from . import bridge
 from .common import (
     CATEGORY,
@@ -85,6 +85,17 @@ def resolve_fill(fill: str) -> str:
     if fill not in FILL_OPTIONS:
         raise ValueError(f"fill: expected one of {', '.join(FILL_OPTIONS)}, got {fill!r}")
     return FILL_OPTIONS[fill]
+
+
+def _check_region_map(sources, targets) -> None:
+    """The arrows' map for region drag, refused naming ``drag_points`` (the core names its own arguments)."""
+    try:
+        m = arrow_transform(sources, targets)
+        if abs(float(torch.linalg.det(m[:, :2]))) < 1e-9:
+            raise ValueError("matrix: the arrows' map squashes the region flat (two ends coincide); move the "
+                             "arrows' ends apart")
+    except ValueError as e:
+        raise ValueError("drag_points: " + str(e).split(": ", 1)[-1]) from None
 
 
 def _check_image_plane(latent: torch.Tensor, name: str = "latent") -> None:
@@ -255,6 +266,7 @@ class SDEDrag(io.ComfyNode):
                 raise ValueError("mask: the region is empty at latent size (no latent cell is at least half white); "
                                  "paint the region to move (white = move)")
             arrows = p.cell_coords(samples.shape[-1], samples.shape[-2])
+            _check_region_map(*arrows)
             where = dict(region=m, mask=None, margin=None if region_margin < 0 else region_margin)
         else:
             arrows, where = (src, tgt), dict(mask=m)

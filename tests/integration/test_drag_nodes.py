@@ -192,6 +192,14 @@ def test_region_drag_refusals_and_the_copy_paste_step(comfy, flux, conds):
         points(comfy, image, {"sources": [[32, 32]], "targets": [[72, 56]], "mode": "lasso"})
     with pytest.raises(ValueError, match="^move: expected one of as drawn, windows, region"):
         drag(comfy, flux, pos, lat, p, mask=square(128, 16, 48), move="warp")
+    line, _ = points(comfy, image, {"sources": [[10, 10], [20, 20], [30, 30]],
+                                    "targets": [[12, 10], [22, 20], [35, 30]], "mode": "region"})
+    with pytest.raises(ValueError, match="^drag_points: the arrows start on one line"):
+        drag(comfy, flux, pos, lat, line, mask=square(128, 16, 48))
+    flat, _ = points(comfy, image, {"sources": [[10, 10], [40, 20]], "targets": [[50, 50], [50, 50]],
+                                    "mode": "region"})
+    with pytest.raises(ValueError, match="^drag_points: the arrows' map squashes the region flat"):
+        drag(comfy, flux, pos, lat, flat, mask=square(128, 16, 48))
     from comfy.samplers import calculate_sigmas
 
     sig = calculate_sigmas(flux.get_model_object("model_sampling"), "normal", 10)[4:]
