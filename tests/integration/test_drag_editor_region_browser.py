@@ -160,6 +160,7 @@ def test_region_mode_in_the_real_frontend(frontend, workflow_files):
         page.wait_for_timeout(300)
         assert json.loads(widget_values(page, node_id)["points"]) == {"sources": [], "targets": [], "mode": "region"}
         assert (pressed("Points"), pressed("Region")) == ("false", "true")
+        assert button("Paint region").count() == 1 and button("Paint mask").count() == 0
         text = status.text_content()
         assert text.startswith("region mode: draw arrows") and "paint the region to move" in text, text
         assert status.evaluate("e => e.classList.contains('coupled-sde-drag-warning')"), text
@@ -168,8 +169,9 @@ def test_region_mode_in_the_real_frontend(frontend, workflow_files):
         box, side, x0, y0, cx0, cy0 = measure()
         bare = canvas_pixels(page)
 
-        # paint the region: a stroke from the ball's middle out onto the background
-        button("Paint mask").click()
+        # paint the region: a stroke from the ball's middle out onto the background (the paint button
+        # says what it paints in this mode)
+        button("Paint region").click()
         page.mouse.move(*at(0.25, 0.28))
         page.mouse.down()
         for k in range(11):
@@ -246,6 +248,7 @@ def test_region_mode_in_the_real_frontend(frontend, workflow_files):
         back = json.loads(widget_values(page, node_id)["points"])
         assert "mode" not in back and back == {k: v for k, v in json.loads(region_text).items() if k != "mode"}, back
         assert (pressed("Points"), pressed("Region")) == ("true", "false")
+        assert button("Paint mask").count() == 1 and button("Paint region").count() == 0
         assert status.text_content().startswith("2 pair(s), painted mask"), status.text_content()
         # no overlay: none of its outline's orange (counted in region mode as a check of the count)
         assert outline_pixels(rotated) > 50 and outline_pixels(canvas_pixels(page)) == 0

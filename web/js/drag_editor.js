@@ -350,6 +350,8 @@ class DragEditor {
       b.style.background = (m === "region") === on ? (on ? "#b86a12" : "#4a6da7") : "#333";
       b.setAttribute("aria-pressed", String((m === "region") === on));
     }
+    // the same button paints what this mode means: the region to move, or the editable area
+    this.modeButtons.paint.textContent = on ? "Paint region" : "Paint mask";
     this.modeButtons.paint.title = on ? "Paint the region to move." : "Paint the editable region (white = may change).";
     this.modeButtons.erase.title = on ? "Erase from the region to move." : "Erase the editable region.";
   }
