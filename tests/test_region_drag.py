@@ -222,3 +222,25 @@ def test_same_seed_same_bits_and_global_rng_untouched():
     b = sde_drag(x0, FLOW, "flow", gaussian_denoiser(NoiseFamily.FLOW, []), [(5, 6)], [(9, 8)], region=box(), seed=4,
                  fill="path")
     assert torch.equal(a, b) and torch.equal(torch.random.get_rng_state(), before)
+
+
+def test_the_margin_bounds_a_spatially_mixing_denoiser_exactly():
+    """With a denoiser that mixes neighbouring cells (a 3x3 blur), the change spreads from the moved
+    region: it reaches the margin ring and stops exactly at the bound (a pointwise denoiser could not
+    tell the bound from the union)."""
+    def blur_denoiser(x, sigma):
+        a = NoiseFamily.FLOW.alpha(sigma)
+        k = torch.ones(x.shape[1], 1, 3, 3, dtype=x.dtype) / 9.0
+        return a * torch.nn.functional.conv2d(x, k, padding=1, groups=x.shape[1]) / (a * a + sigma * sigma)
+
+    x0 = latent(seed=9)
+    region = box()
+    for margin in (0, 1, 2):
+        out = sde_drag(x0, FLOW, "flow", blur_denoiser, [(5, 6)], [(10, 6)], region=region, margin=margin, seed=2,
+                       step=8.0)
+        union = region.bool() | box(x0=8, x1=12).bool()
+        bound = dilate_cells(union, margin).bool().expand_as(x0)
+        changed = out != x0
+        assert not changed[~bound].any(), margin
+        ring = bound & ~union.expand_as(x0)
+        assert margin == 0 or changed[ring].any(), margin  # the blur carried the change into the ring
