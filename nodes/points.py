@@ -35,12 +35,16 @@ class DragPoints:
             data["mode"] = self.mode
         return json.dumps(data)
 
+    def _size(self, cols: int, rows: int) -> tuple:
+        """The image size the points were placed on (default: 8 pixels per latent cell)."""
+        return self.width or cols * 8, self.height or rows * 8
+
     def cell_coords(self, cols: int, rows: int):
         """The points as continuous latent-cell coordinates (``x * cols / width``): region drag's
         arrows, where rotation and scale need more than whole cells. Points are checked as in
         :meth:`cells`."""
         self.cells(cols, rows)
-        width, height = self.width or cols * 8, self.height or rows * 8
+        width, height = self._size(cols, rows)
 
         def at(p):
             return (p[0] * cols / width, p[1] * rows / height)
@@ -50,7 +54,7 @@ class DragPoints:
     def cells(self, cols: int, rows: int, name: str = "drag_points"):
         """Latent cells of an image of ``width x height`` pixels (default: 8 pixels per cell)
         encoded to ``cols x rows`` cells; every point must lie inside the image."""
-        width, height = self.width or cols * 8, self.height or rows * 8
+        width, height = self._size(cols, rows)
         for kind, pts in (("source", self.sources), ("target", self.targets)):
             for j, (x, y) in enumerate(pts):
                 if not (0 <= x < width and 0 <= y < height):

@@ -34,7 +34,6 @@ from .drag import (
                    region_move,
                    region_move_noisy,
                    warp_region,
-                   window_radius,
 )
 from .path import PATH_KINDS, BrownianPath, forward_path, subsample_path
 from .schedule import SOLVERS, NoiseFamily, StepCoefficients, step_coefficients
@@ -77,6 +76,5 @@ __all__ = [
     "region_move_noisy",
     "dilate_cells",
     "region_plan",
-    "window_radius",
     "GaussianMixture",
 ]

@@ -14,8 +14,7 @@ from ._util import check_latent, seeded_normal
 from .schedule import NoiseFamily
 
 __all__ = ["pixels_to_cells", "drag_schedule", "copy_paste", "copy_paste_noisy", "FILLS", "arrow_transform",
-           "warp_region", "region_move", "region_move_noisy", "dilate_cells", "path_noise_std",
-           "window_radius"]
+           "warp_region", "region_move", "region_move_noisy", "dilate_cells", "path_noise_std"]
 
 FILLS = ("unit", "path")  # the fresh noise of the vacated area: the paper's unit variance, or the path's level
 
@@ -46,6 +45,15 @@ def pixels_to_cells(points, factor: int = 8) -> list[Cell]:
     return [(x // factor, y // factor) for x, y in _cells(points, "points")]
 
 
+def paste_count(moves, step: float) -> int:
+    """``m = round(L / step)``, at least 1, where ``L`` is the longest of the ``(dx, dy)`` moves (cells):
+    how many iterations a drag is split into (windows and regions alike)."""
+    if not (step > 0):
+        raise ValueError(f"step: the drag step size must be > 0 latent cells, got {step}")
+    longest = max(math.hypot(dx, dy) for dx, dy in moves)
+    return max(1, int(math.floor(longest / step + 0.5)))
+
+
 def drag_schedule(sources, targets, step: float = 2.0) -> list[tuple[list[Cell], list[Cell]]]:
     """Split a multi-pair drag into ``m = round(L / step)`` (at least 1) small drags.
 
@@ -54,11 +62,8 @@ def drag_schedule(sources, targets, step: float = 2.0) -> list[tuple[list[Cell],
     (exact integer arithmetic, so the last iteration ends on the target).
     """
     src, tgt = _pairs(sources, targets)
-    if not (step > 0):
-        raise ValueError(f"step: the drag step size must be > 0 latent cells, got {step}")
     d = [(tx - sx, ty - sy) for (sx, sy), (tx, ty) in zip(src, tgt)]
-    longest = max(math.hypot(dx, dy) for dx, dy in d)
-    m = max(1, int(math.floor(longest / step + 0.5)))
+    m = paste_count(d, step)
 
     def at(k):
         return [(sx + (k * dx) // m, sy + (k * dy) // m) for (sx, sy), (dx, dy) in zip(src, d)]
@@ -101,7 +106,7 @@ def copy_paste(latent: torch.Tensor, sources, targets, alpha: float = 1.1, beta:
         s_win = (..., slice(sy - up, sy + down + 1), slice(sx - left, sx + right + 1))
         t_win = (..., slice(ty - up, ty + down + 1), slice(tx - left, tx + right + 1))
         feature = out[s_win].clone()
-        out[s_win] = beta * feature + keep * (noise[j][s_win] if noise_std == 1.0 else noise_std * noise[j][s_win])
+        out[s_win] = beta * feature + keep * (noise_std * noise[j][s_win])
         out[t_win] = alpha * feature
     return out
 
@@ -166,12 +171,19 @@ def arrow_transform(sources, targets) -> torch.Tensor:
         z = complex(*(tgt[1] - tgt[0]).tolist()) / s  # rotation and scale as one complex factor
         m[0, 0], m[0, 1], m[1, 0], m[1, 1] = z.real, -z.imag, z.imag, z.real
         m[:, 2] = tgt[0] - m[:, :2] @ src[0]
-        return m
+        return _invertible(m)
     design = torch.cat([src, torch.ones(len(src), 1, dtype=torch.float64)], 1)
     if torch.linalg.matrix_rank(src - src.mean(0), atol=1e-9) < 2:
         raise ValueError("sources: the arrows start on one line, which does not fix an affine map; use two "
                          "arrows (move, rotate and scale) or start the third arrow off that line")
-    return torch.linalg.lstsq(design, tgt).solution.T.contiguous()
+    return _invertible(torch.linalg.lstsq(design, tgt).solution.T.contiguous())
+
+
+def _invertible(m: torch.Tensor) -> torch.Tensor:
+    if abs(float(torch.linalg.det(m[:, :2]))) < 1e-9:
+        raise ValueError("targets: the arrows' map squashes the region flat (two ends coincide); move the "
+                         "arrows' ends apart")
+    return m
 
 
 def _xy(p, name):
@@ -231,7 +243,10 @@ def warp_region(latent: torch.Tensor, region, matrix) -> tuple[torch.Tensor, tor
     check_latent(latent, "latent")
     if latent.dim() < 2:
         raise ValueError(f"latent: expected at least 2 dimensions (..., H, W), got shape {tuple(latent.shape)}")
-    inside = _region(region, latent)
+    return _warp(latent, _region(region, latent), matrix)
+
+
+def _warp(latent, inside, matrix):
     h, w = latent.shape[-2:]
     sy, sx, valid = _source_cells(matrix, h, w, latent.device)
     return latent[..., sy, sx], inside[..., sy, sx] & valid
@@ -247,22 +262,25 @@ def region_move(latent: torch.Tensor, region, matrix, alpha: float = 1.0, beta: 
     translation by whole cells with ``alpha`` 1 moves the region's values exactly.
     """
     _check_noise_std(noise_std)
-    return _region_move(latent, region, matrix, alpha, beta, seed, noise_std)
+    check_latent(latent, "latent")
+    out, inside, moved = moved_region(latent, region, matrix, alpha, beta, seed, noise_std)
+    return out, inside | moved
 
 
-def _region_move(latent, region, matrix, alpha, beta, seed, noise_std):
+def moved_region(latent, region, matrix, alpha, beta, seed, noise_std):
+    """:func:`region_move`'s work, package-internal: ``(out, inside, moved)`` with the region and its
+    image kept apart (region drag's next iteration starts from ``moved``). ``noise_std`` unchecked."""
     if not (0.0 <= beta <= 1.0):
         raise ValueError(f"beta: must lie in [0, 1], got {beta}")
-    warped, moved = warp_region(latent, region, matrix)
     inside = _region(region, latent)
+    warped, moved = _warp(latent, inside, matrix)
     vacated = inside & ~moved
     out = latent
     if bool(vacated.any()):
         xi = seeded_normal(latent.shape, seed, 1, latent.device, latent.dtype)[0]
         keep = math.sqrt(max(0.0, 1.0 - beta * beta)) * noise_std
         out = torch.where(vacated, beta * latent + keep * xi, out)
-    out = torch.where(moved, warped if alpha == 1.0 else alpha * warped, out)
-    return out, inside | moved
+    return torch.where(moved, alpha * warped, out), inside, moved
 
 
 def region_move_noisy(x: torch.Tensor, sigma: float, family, region, matrix, alpha: float = 1.0,
@@ -270,9 +288,15 @@ def region_move_noisy(x: torch.Tensor, sigma: float, family, region, matrix, alp
     """:func:`region_move` on a noisy latent at ``sigma``, with the fresh noise of VP-normalised
     coordinates (``fill`` as in :func:`copy_paste_noisy`). The warp itself is a copy, so it runs in
     native coordinates: cells that do not change keep their bits."""
+    out, inside, moved = moved_region_noisy(x, sigma, family, region, matrix, alpha, beta, seed, fill)
+    return out, inside | moved
+
+
+def moved_region_noisy(x, sigma, family, region, matrix, alpha, beta, seed, fill):
+    """:func:`region_move_noisy` as :func:`moved_region`: ``(out, inside, moved)``."""
     family = NoiseFamily.parse(family)
     scale = family.vp_scale(float(sigma))
-    return _region_move(x, region, matrix, alpha, beta, seed, _fill_std(fill, family, sigma) / scale)
+    return moved_region(x, region, matrix, alpha, beta, seed, _fill_std(fill, family, sigma) / scale)
 
 
 def dilate_cells(mask: torch.Tensor, cells: int) -> torch.Tensor:
@@ -285,23 +309,3 @@ def dilate_cells(mask: torch.Tensor, cells: int) -> torch.Tensor:
     out = torch.nn.functional.max_pool2d(flat, 2 * cells + 1, stride=1, padding=cells)
     return out.reshape(shape)
 
-
-def window_radius(region: torch.Tensor, cell, margin: int = 0) -> int:
-    """The window half-width that covers the region's part around ``cell``: the Chebyshev radius, from
-    ``cell``, of the 8-connected component of ``region`` (a ``(H, W)`` mask, >= 1/2 inside) that holds
-    it, plus ``margin`` (SDE Drag's ``r`` "auto": the window follows the painted object)."""
-    m = torch.as_tensor(region).reshape(region.shape[-2:]) >= 0.5
-    x, y = int(cell[0]), int(cell[1])
-    h, w = m.shape
-    if not (0 <= x < w and 0 <= y < h) or not bool(m[y, x]):
-        raise ValueError(f"mask: the arrow starting at cell ({x}, {y}) does not start on the painted region; "
-                         "paint over the object to drag (r auto follows the painted region)")
-    comp = torch.zeros_like(m)
-    comp[y, x] = True
-    while True:  # flood fill by dilation inside the mask
-        grown = torch.nn.functional.max_pool2d(comp[None, None].float(), 3, stride=1, padding=1)[0, 0].bool() & m
-        if torch.equal(grown, comp):
-            break
-        comp = grown
-    ys, xs = torch.nonzero(comp, as_tuple=True)
-    return int(torch.maximum((xs - x).abs(), (ys - y).abs()).max()) + int(margin)

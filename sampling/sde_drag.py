@@ -17,14 +17,13 @@ the noisy latent; the same coupled reverse SDE fills the vacated area and blends
 
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 import torch
 
 from ._util import Denoiser, PairDenoiser, StepCallback, check_latent, denoise_pair
 from .coupled import difference_form
-from .drag import arrow_transform, copy_paste_noisy, dilate_cells, drag_schedule, region_move_noisy
+from .drag import arrow_transform, copy_paste_noisy, dilate_cells, drag_schedule, moved_region_noisy, paste_count
 from .path import forward_path
 from .schedule import NoiseFamily, as_sigma_list, check_solver, step_coefficients
 
@@ -120,12 +119,10 @@ def region_plan(sources, targets, step: float = 2.0) -> list:
     With one iteration this is the arrows' map itself (:func:`arrow_transform`); with only
     zero-length arrows it is empty."""
     full = arrow_transform(sources, targets)
-    if not (step > 0):
-        raise ValueError(f"step: the drag step size must be > 0 latent cells, got {step}")
-    longest = max(math.hypot(float(t[0]) - float(s[0]), float(t[1]) - float(s[1])) for s, t in zip(sources, targets))
-    if longest == 0.0:
-        return []  # every arrow has zero length: nothing moves, nothing is evaluated
-    m = max(1, int(math.floor(longest / step + 0.5)))
+    moves = [(float(t[0]) - float(s[0]), float(t[1]) - float(s[1])) for s, t in zip(sources, targets)]
+    m = paste_count(moves, step)
+    if not any(dx or dy for dx, dy in moves):  # every arrow has zero length: nothing moves, nothing is evaluated
+        return []
     if m == 1:
         return [full]
     eye = torch.eye(3, dtype=torch.float64)
@@ -142,23 +139,13 @@ def _region_drag(x0, sig, family, coeffs, denoise_step, sources, targets, region
     current = x0
     for k, matrix in enumerate(plan):
         path = forward_path(current, sig, family, seed=seed + 2 * k)
-        start, union = region_move_noisy(path.points[0], path.sigmas[0], family, inside, matrix, alpha=alpha,
-                                         beta=beta, seed=seed + 2 * k + 1, fill=fill)
-        bound = None if margin is None else dilate_cells(union, margin).to(x0.dtype)
+        start, was, inside = moved_region_noisy(path.points[0], path.sigmas[0], family, inside, matrix, alpha, beta,
+                                                seed + 2 * k + 1, fill)
+        bound = None if margin is None else dilate_cells(was | inside, margin).to(x0.dtype)
         m = bound if mask is None else (mask if bound is None else bound * mask)
         current = difference_form(path, coeffs, denoise_step, mask=m, delta0=start - path.points[0],
                                   callback=_iteration_callback(callback, k, steps, len(plan)))
-        if k + 1 < len(plan):
-            inside = _moved_region(inside, path.points[0], matrix)
     return current
-
-
-def _moved_region(inside, like, matrix):
-    """The region after an iteration: its image under ``matrix`` (nearest cells, inside the plane)."""
-    from .drag import warp_region
-
-    region = inside.to(torch.float32).expand(like.shape).contiguous()
-    return warp_region(region, region, matrix)[1]
 
 
 def _same_prompt(denoise: Denoiser, denoise_both: Optional[PairDenoiser], sigmas):

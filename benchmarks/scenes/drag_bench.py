@@ -69,7 +69,6 @@ from comfyui_coupled_sde.sampling import (  # noqa: E402
     region_move_noisy,
     sde_drag,
     step_coefficients,
-    window_radius,
 )
 from comfyui_coupled_sde.sampling.coupled import difference_form  # noqa: E402
 from comfyui_coupled_sde.sampling.sde_drag import region_plan  # noqa: E402
@@ -167,6 +166,25 @@ def _radius(setting: Setting, case: Case) -> int:
     if isinstance(setting.r, int):
         return setting.r
     return window_radius(case.region, case.src, int(str(setting.r).split("+")[1]))
+
+
+def window_radius(region: torch.Tensor, cell, margin: int = 0) -> int:
+    """r "auto+k": the Chebyshev radius, from ``cell``, of the 8-connected component of ``region``
+    (``(H, W)``, >= 1/2 inside) that holds it, plus ``margin``. Measured worse than a fixed r, so it
+    stays here rather than on the node (docs/QUALITY.md, "Results: drags")."""
+    m = region.reshape(region.shape[-2:]) >= 0.5
+    x, y = int(cell[0]), int(cell[1])
+    if not bool(m[y, x]):
+        raise ValueError(f"the arrow starting at ({x}, {y}) does not start on the painted region")
+    comp = torch.zeros_like(m)
+    comp[y, x] = True
+    while True:  # flood fill by dilation inside the mask
+        grown = dilate_cells(comp, 1).bool() & m
+        if torch.equal(grown, comp):
+            break
+        comp = grown
+    ys, xs = torch.nonzero(comp, as_tuple=True)
+    return int(torch.maximum((xs - x).abs(), (ys - y).abs()).max()) + int(margin)
 
 
 def grid(t0: float, steps: int) -> torch.Tensor:
