@@ -378,11 +378,8 @@ def drag_run(model, tasks, method, t0=0.6, steps=20, cfg=1.0, seed=0, r=4, alpha
     parsed = sj.parse(out)
     ok, err = [], []
     for p, t in zip(parsed, tasks):
-        o = t.target["objects"][t.index]
-        f = sj.find_object(p, o["cx"], o["cy"], max_dist=8.0)
-        e = math.hypot(f["cx"] - o["cx"], f["cy"] - o["cy"]) if f else float("inf")
-        ok.append(f is not None and e <= DRAG_TOL and f["color"] == o["color"] and f["shape"] == o["shape"]
-                  and len(p["objects"]) == len(t.scene["objects"]))
+        good, e = sj.landed(p, t.target["objects"][t.index], len(t.scene["objects"]), DRAG_TOL)
+        ok.append(good)
         err.append(e)
     keep = torch.stack([_drag_keep(t, r) for t in tasks])[:, None]
     src = sd.render([t.scene for t in tasks])

@@ -66,11 +66,11 @@ from comfyui_coupled_sde.sampling import (  # noqa: E402
     forward_path,
     ode_invert,
     ode_sample,
-    region_move_noisy,
     sde_drag,
     step_coefficients,
 )
 from comfyui_coupled_sde.sampling.coupled import difference_form  # noqa: E402
+from comfyui_coupled_sde.sampling.drag import moved_region_noisy  # noqa: E402
 from comfyui_coupled_sde.sampling.sde_drag import region_plan  # noqa: E402
 
 OUT_DIR = HERE.parents[1] / "benchmarks" / "results" / "scenes"
@@ -86,12 +86,13 @@ CASE_SEEDS = {"within": 3000, "across": 3100}  # held out: training used seed 1,
 @dataclass
 class Case:
     scene: dict
-    index: int
+    index: int  # the moved object in ``truth``
     truth: dict  # the scene with the object at its target
     src: tuple  # (x, y) pixel cell holding the object's centre
     tgt: tuple
     prompt: str
     region: torch.Tensor  # (H, W) the painted object: its footprint dilated 1 px
+    source: dict  # the object before the move (``scene``'s)
 
 
 def _painted(obj: dict) -> torch.Tensor:
@@ -127,7 +128,7 @@ def cases(kind: str, n: int = N_SCENES) -> list[Case]:
             truth["objects"].sort(key=lambda ob: list(sd.POSITIONS).index(ob["pos"]))
             i = truth["objects"].index(next(ob for ob in truth["objects"] if ob["pos"] == pos))
         prompt = sd.caption(s) if kind == "within" else sd.caption(truth)
-        out.append(Case(s, i, truth, src, tgt, prompt, _painted(o)))
+        out.append(Case(s, i, truth, src, tgt, prompt, _painted(o), o))
     return out
 
 
@@ -275,30 +276,22 @@ def run(model, cs: list[Case], setting: Setting, seed: int, keep_output: bool = 
                     m = dilate_cells(m, 1)
                 masks.append(m)
             else:
-                moved, union = region_move_noisy(xt[j:j + 1], float(sig[0]), family, regions[j], plans[j][k],
-                                                 alpha=st.alpha, beta=st.beta, seed=pseed, fill=st.fill)
+                moved, was, now = moved_region_noisy(xt[j:j + 1], float(sig[0]), family, regions[j], plans[j][k],
+                                                     st.alpha, st.beta, pseed, st.fill)
                 starts.append(moved)
                 masks.append(torch.ones(1, 1, sd.SIZE, sd.SIZE) if st.bound is None
-                             else dilate_cells(union[:, :1], int(st.bound)))
-                regions[j] = _warp_mask(regions[j], plans[j][k])
+                             else dilate_cells((was | now)[:, :1], int(st.bound)))
+                regions[j] = now[:, :1].float()  # where the region went: the next paste starts there
         start = torch.cat(starts)
         mask = torch.cat(masks)
         if st.method == "SDE":
-            delta = difference_form(path, coeffs, lambda i, x, y: guided.pair(i, x, y, sig), mask=mask,
-                                    delta0=start - xt)
-            current = delta
+            current = difference_form(path, coeffs, lambda i, x, y: guided.pair(i, x, y, sig), mask=mask,
+                                      delta0=start - xt)
         else:
             y = ode_sample(start, sig, family, guided)
             current = y * mask + current * (1 - mask)
     calls = guided.calls * 1.0 / max(1, max(len(p) for p in plans)) * (sum(len(p) for p in plans) / n)
     return score(current, cs, st, seed, calls=calls, t0=t0, keep_output=keep_output)
-
-
-def _warp_mask(region, matrix):
-    from comfyui_coupled_sde.sampling import warp_region
-
-    r = region.float()[None] if region.dim() == 2 else region.float()
-    return warp_region(r.contiguous(), r, matrix)[1].float()[0]
 
 
 def score(out: torch.Tensor, cs: list[Case], st: Setting, seed: int, calls: float, t0: float,
@@ -310,12 +303,10 @@ def score(out: torch.Tensor, cs: list[Case], st: Setting, seed: int, calls: floa
     vac, outside = [], []
     for p, c in zip(parsed, cs):
         o = c.truth["objects"][c.index]
-        f = sj.find_object(p, o["cx"], o["cy"], max_dist=8.0)
-        e = math.hypot(f["cx"] - o["cx"], f["cy"] - o["cy"]) if f else float("inf")
-        ok.append(f is not None and e <= TOL and f["color"] == o["color"] and f["shape"] == o["shape"]
-                  and len(p["objects"]) == len(c.scene["objects"]))
+        good, e = sj.landed(p, o, len(c.scene["objects"]), TOL)
+        ok.append(good)
         err.append(e)
-        src_fp = dilate_cells((sd.footprint(_source_object(c)) > 0)[None, None], 1)[0, 0]
+        src_fp = dilate_cells((sd.footprint(c.source) > 0)[None, None], 1)[0, 0]
         tgt_fp = dilate_cells((sd.footprint(o) > 0)[None, None], 1)[0, 0]
         vac.append(src_fp * (1 - tgt_fp))
         outside.append((1 - src_fp) * (1 - tgt_fp))
@@ -331,13 +322,6 @@ def score(out: torch.Tensor, cs: list[Case], st: Setting, seed: int, calls: floa
             "ssim_outside": float(sj.masked_ssim(out, src, out_m).mean()),
             "l1_outside": float(sj.masked_l1(out, src, out_m).mean()),
             "calls_per_image": round(calls, 2), **({"out": out} if keep_output else {})}
-
-
-def _source_object(c: Case) -> dict:
-    moved = c.truth["objects"][c.index]
-    # the source object: same shape and colour as the moved one, at the source point
-    return min(c.scene["objects"], key=lambda ob: (ob["shape"] != moved["shape"]) + (ob["color"] != moved["color"])
-               + math.hypot(ob["cx"] - c.src[0] - 0.5, ob["cy"] - c.src[1] - 0.5) / 100)
 
 
 # --- the settings ----------------------------------------------------------------------------------------

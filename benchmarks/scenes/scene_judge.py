@@ -344,6 +344,17 @@ def parsed_caption(parsed_scene: dict) -> str:
     return caption(parsed_scene)
 
 
+def landed(parsed_scene: dict, obj: dict, n_objects: int, tol: float) -> tuple[bool, float]:
+    """A drag's verdict for one image: ``(success, centroid error px)``. Success: the parsed object
+    nearest ``obj``'s centre (within 8 px) is within ``tol`` px of it, with its colour and shape, and
+    the image has ``n_objects`` objects (no ghost left, none lost). The error is inf if none is found."""
+    f = find_object(parsed_scene, obj["cx"], obj["cy"], max_dist=8.0)
+    e = math.hypot(f["cx"] - obj["cx"], f["cy"] - obj["cy"]) if f else float("inf")
+    ok = (f is not None and e <= tol and f["color"] == obj["color"] and f["shape"] == obj["shape"]
+          and len(parsed_scene["objects"]) == n_objects)
+    return ok, e
+
+
 def find_object(parsed_scene: dict, cx: float, cy: float, max_dist: float = 6.0) -> dict | None:
     """The parsed object whose centre is nearest ``(cx, cy)``, or None if none is within ``max_dist`` px."""
     best, best_d = None, max_dist
