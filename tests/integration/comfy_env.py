@@ -271,6 +271,29 @@ def get(url: str, timeout: float = 5):
 
 
 @contextlib.contextmanager
+def queue_and_wait(page, url: str, timeout_s: float = 300) -> tuple[dict, float]:
+    """Queue the graph on the page as its Run button does; wait for its history entry. Returns
+    the entry and the wall time from queueing to completion. The run must succeed."""
+    before = set(get(url + "/history") or {})
+    t = time.perf_counter()
+    page.evaluate("() => window.app.queuePrompt(0, 1)")
+    deadline = time.time() + timeout_s
+    entry = None
+    while time.time() < deadline:
+        new = {k: v for k, v in (get(url + "/history") or {}).items() if k not in before}
+        if new:
+            entry = next(iter(new.values()))
+            status = entry.get("status", {})
+            if status.get("completed") or status.get("status_str") == "error":
+                break
+        page.wait_for_timeout(500)  # (not time.sleep: the page's events keep flowing)
+    seconds = time.perf_counter() - t
+    assert entry is not None, "the prompt never reached the history"
+    status = entry["status"]
+    assert status["status_str"] == "success" and status["completed"], json.dumps(status)[:3000]
+    return entry, seconds
+
+
 def comfy_server(comfy: Comfy, model_dir: Path, tmp: Path):
     """``python main.py --cpu --listen 127.0.0.1`` with this pack (copied into a custom_nodes
     folder: aiohttp's static routes refuse symlinks leaving their root), the test models and

@@ -200,6 +200,20 @@ def _show(node_id: str, image_ref, prefix: str) -> dict:
                                                                   "filename_prefix": prefix}}}
 
 
+def _demo_drag(g: dict, points: str, strokes: str, v: dict, **more) -> None:
+    """The demo front's drag, in place of its scheduler (node "10"): Drag Points "15" on the generated
+    scene (points and strokes saved) -> SDE Drag "20" with the values ``v`` (t0, steps, drag_step, alpha,
+    beta, r, cfg_max), its MASK and the empty negative; ``more``: further SDE Drag inputs."""
+    del g["10"]
+    g["15"] = {"class_type": "CoupledSDE_DragPoints",
+               "inputs": {"image": ["4", 0], "points": points, "mask_strokes": strokes}}
+    g["20"] = {"class_type": "CoupledSDE_SDEDrag",
+               "inputs": {"model": ["1", 0], "positive": ["6", 0], "latent": ["5", 0], "drag_points": ["15", 0],
+                          "negative": ["8", 0], "mask": ["15", 1], "t0": v["t0"], "steps": v["steps"],
+                          "drag_step": v["drag_step"], "alpha": v["alpha"], "beta": v["beta"], "r": v["r"],
+                          "cfg_max": v["cfg_max"], "seed": 0, "solver": "posterior", **more}}
+
+
 def _demo_save(node_id: str, latent_ref, prefix: str) -> dict:
     """VAEDecode of a LATENT with the demo model's VAE, shown (see :func:`_show`)."""
     return {node_id: {"class_type": "VAEDecode", "inputs": {"samples": latent_ref, "vae": ["1", 2]}},
@@ -345,14 +359,7 @@ def demo_graphs() -> dict:
     name = "demo_sde_drag"
     g = _demo_front({"6": "a yellow circle top left and a blue square bottom right on a smooth grey background"},
                     seed=2, name=name)
-    del g["10"]
-    g["15"] = {"class_type": "CoupledSDE_DragPoints",
-               "inputs": {"image": ["4", 0], "points": DEMO_DRAG_POINTS, "mask_strokes": "[]"}}
-    g["20"] = {"class_type": "CoupledSDE_SDEDrag",
-               "inputs": {"model": ["1", 0], "positive": ["6", 0], "latent": ["5", 0], "drag_points": ["15", 0],
-                          "negative": ["8", 0], "mask": ["15", 1], "t0": DEMO_DRAG["t0"], "steps": DEMO_DRAG["steps"],
-                          "drag_step": DEMO_DRAG["drag_step"], "alpha": 1.1, "beta": 0.3, "r": DEMO_DRAG["r"],
-                          "cfg_max": 1.0, "seed": 0, "solver": "posterior"}}
+    _demo_drag(g, DEMO_DRAG_POINTS, "[]", {**DEMO_DRAG, "alpha": 1.1, "beta": 0.3, "cfg_max": 1.0})
     g.update(_demo_save("30", ["20", 0], f"{name}/dragged"))
     out[name] = (g, (
         "SDE-Drag on the demo scene model: the arrow in Drag Points moves the yellow circle 4 px to the right. "
@@ -367,15 +374,8 @@ def demo_graphs() -> dict:
     v = demo_region_preset()
     g = _demo_front({"6": "a green triangle top left and a yellow square bottom right on a smooth grey background"},
                     seed=2, name=name)
-    del g["10"]
-    g["15"] = {"class_type": "CoupledSDE_DragPoints",
-               "inputs": {"image": ["4", 0], "points": DEMO_REGION_POINTS, "mask_strokes": DEMO_REGION_STROKES}}
-    g["20"] = {"class_type": "CoupledSDE_SDEDrag",
-               "inputs": {"model": ["1", 0], "positive": ["6", 0], "latent": ["5", 0], "drag_points": ["15", 0],
-                          "negative": ["8", 0], "mask": ["15", 1], "t0": v["t0"], "steps": v["steps"],
-                          "drag_step": v["drag_step"], "alpha": v["alpha"], "beta": v["beta"], "r": v["r"],
-                          "cfg_max": v["cfg_max"], "seed": 0, "solver": "posterior", "batch_branches": True,
-                          "move": "as drawn", "fill": v["fill"], "region_margin": 1}}
+    _demo_drag(g, DEMO_REGION_POINTS, DEMO_REGION_STROKES, v, batch_branches=True, move="as drawn",
+               fill=v["fill"], region_margin=1)
     g.update(_demo_save("30", ["20", 0], f"{name}/dragged"))
     g["40"] = {"class_type": "MaskToImage", "inputs": {"mask": ["15", 1]}}  # the painted region, to see
     g.update(_show("40", ["40", 0], f"{name}/region"))
@@ -415,6 +415,17 @@ def demo_graphs() -> dict:
 
 
 DRAG_POINTS = '{"sources": [[180, 260]], "targets": [[330, 260]]}'
+
+
+def _qwen_edit_prompts(g: dict, prompts: dict) -> None:
+    """Qwen-Image-Edit 2511 prompts as its template conditions them: TextEncodeQwenImageEditPlus with the
+    scaled image (node "12") per ``{node_id: text}``, then the index_timestep_zero reference method as
+    ``node_id + "m"``."""
+    for node_id, text in prompts.items():
+        g[node_id] = {"class_type": "TextEncodeQwenImageEditPlus",
+                      "inputs": {"clip": ["2", 0], "prompt": text, "vae": ["3", 0], "image1": ["12", 0]}}
+        g[node_id + "m"] = {"class_type": "FluxKontextMultiReferenceLatentMethod",
+                            "inputs": {"conditioning": [node_id, 0], "reference_latents_method": "index_timestep_zero"}}
 
 
 def graphs() -> dict:
@@ -628,11 +639,7 @@ def family_graphs() -> dict:
     g["4"] = {"class_type": "LoadImage", "inputs": {"image": IMAGE}}
     g["12"] = {"class_type": "FluxKontextImageScale", "inputs": {"image": ["4", 0]}}
     g["5"] = {"class_type": "VAEEncode", "inputs": {"pixels": ["12", 0], "vae": ["3", 0]}}
-    for node_id, text in (("6", ""), ("7", "Change the cat into a dog.")):
-        g[node_id] = {"class_type": "TextEncodeQwenImageEditPlus",
-                      "inputs": {"clip": ["2", 0], "prompt": text, "vae": ["3", 0], "image1": ["12", 0]}}
-        g[node_id + "m"] = {"class_type": "FluxKontextMultiReferenceLatentMethod",
-                            "inputs": {"conditioning": [node_id, 0], "reference_latents_method": "index_timestep_zero"}}
+    _qwen_edit_prompts(g, {"6": "", "7": "Change the cat into a dog."})
     g["9"] = _settings(["13", 0], QWEN_EDIT_PRESET)
     g["20"] = _sync_from_settings(["13", 0], ["6m", 0], ["7m", 0], source_negative=["6m", 0],
                                   target_negative=["6m", 0])
@@ -700,11 +707,7 @@ def target_model_graphs() -> dict:
     g["6"] = {"class_type": "CLIPTextEncode", "inputs": {"text": "a photo of a cat sitting on a sofa",
                                                          "clip": ["2", 0]}}
     g["8"] = {"class_type": "CLIPTextEncode", "inputs": {"text": "", "clip": ["2", 0]}}
-    for node_id, text in (("7", "Change the cat into a dog."), ("7n", "")):
-        g[node_id] = {"class_type": "TextEncodeQwenImageEditPlus",
-                      "inputs": {"clip": ["2", 0], "prompt": text, "vae": ["3", 0], "image1": ["12", 0]}}
-        g[node_id + "m"] = {"class_type": "FluxKontextMultiReferenceLatentMethod",
-                            "inputs": {"conditioning": [node_id, 0], "reference_latents_method": "index_timestep_zero"}}
+    _qwen_edit_prompts(g, {"7": "Change the cat into a dog.", "7n": ""})
     g["9"] = _settings(["11", 0], QWEN_EDIT_PRESET)
     g["20"] = _sync_from_settings(["11", 0], ["6", 0], ["7m", 0], source_negative=["8", 0],
                                   target_negative=["7nm", 0], target_model=["13e", 0])

@@ -25,12 +25,11 @@ Playwright or Chromium is missing.
 import io
 import json
 import re
-import time
 import urllib.parse
 
 import pytest
 import torch
-from comfy_env import ROOT, get, open_page
+from comfy_env import ROOT, get, open_page, queue_and_wait
 from demo_workflows import SPECS, Run, judge, judge_modules
 from frontend_checks import check
 from test_example_workflows import load
@@ -45,29 +44,6 @@ README_SHOT = "demo_sync_sde_edit"  # its screenshot goes to docs/images/demo_wo
 QUIET = {"Comfy.Minimap.Visible": False}
 
 # ---- helpers ----------------------------------------------------------------------------------------
-
-
-def queue_and_wait(page, url: str) -> tuple[dict, float]:
-    """Queue the graph on the page as its Run button does; wait for its history entry. Returns
-    the entry and the wall time from queueing to completion."""
-    before = set(get(url + "/history") or {})
-    t = time.perf_counter()
-    page.evaluate("() => window.app.queuePrompt(0, 1)")
-    deadline = time.time() + RUN_TIMEOUT_S
-    entry = None
-    while time.time() < deadline:
-        new = {k: v for k, v in (get(url + "/history") or {}).items() if k not in before}
-        if new:
-            entry = next(iter(new.values()))
-            status = entry.get("status", {})
-            if status.get("completed") or status.get("status_str") == "error":
-                break
-        page.wait_for_timeout(500)  # (not time.sleep: the page's events keep flowing)
-    seconds = time.perf_counter() - t
-    assert entry is not None, "the prompt never reached the history"
-    status = entry["status"]
-    assert status["status_str"] == "success" and status["completed"], json.dumps(status)[:3000]
-    return entry, seconds
 
 
 def small_pixels(png: bytes, size: int = 32) -> torch.Tensor:
@@ -200,7 +176,7 @@ def open_run_and_judge(frontend, name: str, ui: dict):
         assert state["n"] == len(ui["nodes"]) and not state["unknown"] and not state["notice"], state
         assert not state["toasts"], state["toasts"]
         api = sent_prompt(page)
-        entry, seconds = queue_and_wait(page, url)
+        entry, seconds = queue_and_wait(page, url, RUN_TIMEOUT_S)
         pixels = fetch_outputs(url, entry)
         saves = [int(k) for k, v in api.items() if v["class_type"] == "SaveImage"]
         assert len(pixels) == len(saves), (sorted(pixels), saves)
@@ -298,7 +274,7 @@ def test_drag_editor_on_the_demo_scene(frontend, monkeypatch):
 
         # run 1, with the arrow the graph came with: the editor gets its image
         api1 = sent_prompt(page)
-        entry1, seconds1 = queue_and_wait(page, url)
+        entry1, seconds1 = queue_and_wait(page, url, RUN_TIMEOUT_S)
         pixels1 = fetch_outputs(url, entry1)
         monkeypatch.setitem(SPECS, DRAG_NAME, drag_spec(*(t - s for s, t in zip(SHIPPED_ARROW["sources"][0],
                                                                                 SHIPPED_ARROW["targets"][0]))))
@@ -337,7 +313,7 @@ def test_drag_editor_on_the_demo_scene(frontend, monkeypatch):
         assert json.loads(api2[str(EDITOR)]["inputs"]["points"]) == points
 
         # run 2, with the arrow placed by hand
-        entry2, seconds2 = queue_and_wait(page, url)
+        entry2, seconds2 = queue_and_wait(page, url, RUN_TIMEOUT_S)
         pixels2 = fetch_outputs(url, entry2)
         if "source" in pixels2:  # (a cached node may not report its image again)
             assert torch.equal(pixels2["source"], pixels1["source"]), "the scene changed between the runs"

@@ -14,10 +14,9 @@ Skipped when Playwright or Chromium is missing.
 """
 
 import json
-import time
 
 import pytest
-from comfy_env import ROOT, get, open_page, stock_sd15_graph
+from comfy_env import ROOT, open_page, queue_and_wait, stock_sd15_graph
 from frontend_checks import check
 
 OUT = ROOT / "benchmarks" / "out"
@@ -119,20 +118,7 @@ def test_drag_editor_in_the_real_frontend(frontend, workflow_files, renderer):
         # Parameters tab does), and is not listed in that panel
         follows_node_width(page, node_id)
 
-        history_before = set(get(url + "/history") or {})
-        page.evaluate("() => window.app.queuePrompt(0, 1)")
-        deadline = time.time() + 300
-        entry = None
-        while time.time() < deadline:
-            new = {k: v for k, v in (get(url + "/history") or {}).items() if k not in history_before}
-            if new:
-                entry = next(iter(new.values()))
-                if entry.get("status", {}).get("completed") or entry.get("status", {}).get("status_str") == "error":
-                    break
-            page.wait_for_timeout(1000)  # (not time.sleep: the page's events keep flowing)
-        assert entry is not None, "the prompt never reached the history"
-        status = entry["status"]
-        assert status["status_str"] == "success" and status["completed"], json.dumps(status)[:2000]
+        entry, _ = queue_and_wait(page, url)
         # the run sends the editor its image under our key, not as a preview ("images") that the
         # frontend would show again below the editor, squeezing the text boxes
         ui = entry["outputs"].get(str(node_id), {})
