@@ -270,7 +270,6 @@ def get(url: str, timeout: float = 5):
         return json.loads(body or b"null") if "json" in r.headers.get("Content-Type", "") else body
 
 
-@contextlib.contextmanager
 def queue_and_wait(page, url: str, timeout_s: float = 300) -> tuple[dict, float]:
     """Queue the graph on the page as its Run button does; wait for its history entry. Returns
     the entry and the wall time from queueing to completion. The run must succeed."""
@@ -294,6 +293,7 @@ def queue_and_wait(page, url: str, timeout_s: float = 300) -> tuple[dict, float]
     return entry, seconds
 
 
+@contextlib.contextmanager
 def comfy_server(comfy: Comfy, model_dir: Path, tmp: Path):
     """``python main.py --cpu --listen 127.0.0.1`` with this pack (copied into a custom_nodes
     folder: aiohttp's static routes refuse symlinks leaving their root), the test models and
